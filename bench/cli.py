@@ -1,0 +1,437 @@
+"""The ``bench`` command line: a thin click layer over plugins, runner, store and leaderboard.
+
+Heavy libraries (numpy, pandas, scikit-learn, pyod, torch) are imported inside command bodies, so
+``bench --help`` and the listing commands stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from bench import __version__, plugins
+from bench.errors import BenchError
+from bench.registry import DatasetSpec, DetectorSpec, split_list
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class BenchGroup(click.Group):
+    """Turns :class:`BenchError` into a one-line error message instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BenchError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+def _complete_detectors(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    return _complete(plugins.get_detectors().names(), incomplete)
+
+
+def _complete_datasets(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    return _complete(plugins.get_datasets().names(), incomplete)
+
+
+def _complete(names: list[str], incomplete: str) -> list[str]:
+    head, _, last = incomplete.rpartition(",")
+    prefix = f"{head}," if head else ""
+    return [prefix + n for n in names if n.startswith(last)]
+
+
+@click.group(cls=BenchGroup, context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="anomaly-bench")
+@click.option(
+    "--plugins-dir",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Load every .py file in DIR as a plugin (repeatable).",
+    metavar="DIR",
+)
+@click.option(
+    "--registry-dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder of dataset registry files (*.toml); default $BENCH_REGISTRY_DIR or ./datasets.",
+    metavar="DIR",
+)
+@click.pass_context
+def cli(ctx: click.Context, plugins_dir: tuple[str, ...], registry_dir: str | None) -> None:
+    """anomaly-bench: run anomaly detectors across datasets and rank them.
+
+    \b
+    bench run                       the default suite (embedded datasets, 3 seeds)
+    bench run --detectors iforest,knn --datasets 'adbench:*' --jobs 2
+    bench leaderboard               the ranked table of the default store
+    bench list detectors            what the plugins registered
+    """
+    if registry_dir:
+        os.environ["BENCH_REGISTRY_DIR"] = os.path.abspath(registry_dir)
+        plugins.reset_registries()
+    if plugins_dir:
+        plugins.load_plugins([os.path.abspath(d) for d in plugins_dir])
+        plugins.reset_registries()
+    ctx.ensure_object(dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# run
+
+
+def _parse_seeds(value: str) -> list[int]:
+    seeds: list[int] = []
+    for part in split_list(value):
+        try:
+            if "-" in part[1:]:
+                lo, hi = part.split("-", 1)
+                seeds.extend(range(int(lo), int(hi) + 1))
+            else:
+                seeds.append(int(part))
+        except ValueError:
+            raise click.BadParameter(f"{value!r}: seeds are integers, e.g. 1,2,3 or 1-5") from None
+    return list(dict.fromkeys(seeds))
+
+
+def default_detectors(registry: Any) -> list[DetectorSpec]:
+    """The default suite: every available detector not tagged ``slow``."""
+    return [s for s in registry if "slow" not in s.tags and s.unavailable_reason() is None]
+
+
+def default_datasets(registry: Any) -> list[DatasetSpec]:
+    """The default suite's datasets: those tagged ``embedded`` (no network needed)."""
+    return [s for s in registry if "embedded" in s.tags]
+
+
+@cli.command()
+@click.option("-d", "--detectors", default=None, shell_complete=_complete_detectors,
+              help="Comma list of detector names, globs ('pyod_*') or NAME[param=value,...]. "
+                   "Default: every available detector not tagged slow.")
+@click.option("-D", "--datasets", default=None, shell_complete=_complete_datasets,
+              help="Comma list of dataset names or globs ('adbench:*'). Default: the embedded datasets.")
+@click.option("--dataset-file", multiple=True, type=click.Path(dir_okay=False),
+              help="Your own data: .npz (X, y), .csv (label column) or .mat; named file:<stem>. Repeatable.")
+@click.option("--label-column", default="y", show_default=True, help="Label column of a CSV --dataset-file.")
+@click.option("-s", "--seeds", default="1,2,3", show_default=True, help="Seeds, e.g. 1,2,3 or 1-5.")
+@click.option("-p", "--protocol", default="unsupervised", show_default=True,
+              help="unsupervised, novelty or adbench (comma list for several).")
+@click.option("--store", default="bench-results.sqlite", show_default=True, type=click.Path(dir_okay=False),
+              help="SQLite result store (created if missing; reruns resume it).")
+@click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(1),
+              help="Worker processes.")
+@click.option("--executor", type=click.Choice(["serial", "process"]), default=None,
+              help="serial (in this process) or process (isolated workers). Default: process when --jobs > 1.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds a cell may spend fitting and scoring before it is stopped as 'timeout'.")
+@click.option("--threads-per-job", type=click.IntRange(1), default=None,
+              help="BLAS/torch threads per worker (default: cores / jobs).")
+@click.option("--max-samples", type=click.IntRange(2), default=None,
+              help="Subsample datasets above N rows (stratified, recorded in each cell).")
+@click.option("--force", is_flag=True, help="Recompute cells that already finished ok.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@click.option("--no-leaderboard", is_flag=True, help="Do not print the leaderboard at the end.")
+def run(detectors: str | None, datasets: str | None, dataset_file: tuple[str, ...], label_column: str,
+        seeds: str, protocol: str, store: str, jobs: int, executor: str | None, timeout: float | None,
+        threads_per_job: int | None, max_samples: int | None, force: bool, quiet: bool,
+        no_leaderboard: bool) -> None:
+    """Run detectors across datasets and seeds, saving every cell to the store.
+
+    A rerun of the same command skips cells already finished ok and retries the others.
+    The exit status is 1 when any cell failed or timed out.
+    """
+    from bench import data, protocols, runner
+    from bench.store import Store
+
+    det_registry = plugins.get_detectors()
+    ds_registry = plugins.get_datasets()
+    chosen_detectors = (
+        det_registry.select(split_list(detectors)) if detectors else default_detectors(det_registry)
+    )
+    for spec in chosen_detectors:
+        reason = spec.unavailable_reason()
+        if reason:
+            raise click.BadParameter(f"detector {spec.name!r} is unavailable: {reason}",
+                                     param_hint="--detectors")
+    chosen_datasets: list[DatasetSpec] = []
+    if datasets:
+        chosen_datasets = ds_registry.select(split_list(datasets))
+    for path in dataset_file:
+        chosen_datasets.append(data.file_spec(path, label_column=label_column))
+    if not datasets and not dataset_file:
+        chosen_datasets = default_datasets(ds_registry)
+    protocol_list = split_list(protocol)
+    for p in protocol_list:
+        if p not in protocols.PROTOCOLS:
+            raise click.BadParameter(f"{p!r} is not one of {', '.join(protocols.PROTOCOLS)}",
+                                     param_hint="--protocol")
+    seed_list = _parse_seeds(seeds)
+    if not chosen_detectors or not chosen_datasets or not seed_list:
+        raise click.UsageError("nothing to run: no detectors, datasets or seeds selected")
+
+    with_sha = []
+    for ds in chosen_datasets:
+        if ds.loader is None and not ds.path:
+            data.fetch(ds)  # download now: a missing file is one error, not one per cell
+        with_sha.append((ds, data.fingerprint(ds)))
+    cells = runner.plan(chosen_detectors, with_sha, protocol_list, seed_list, max_samples=max_samples)
+
+    with Store(store) as db:
+        done = db.status_of(c.key for c in cells)
+        todo = [c for c in cells if force or done.get(c.key) != "ok"]
+        skipped = len(cells) - len(todo)
+        command = "bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        run_id = db.start_run(
+            command=command,
+            git_commit=runner.git_commit(),
+            versions=runner.versions(),
+            platform=f"{platform.platform()}; {os.cpu_count()} cpus",
+            n_planned=len(cells),
+            options={"jobs": jobs, "executor": executor, "timeout": timeout, "force": force,
+                     "max_samples": max_samples, "threads_per_job": threads_per_job},
+        )
+        db.plan_run(run_id, cells)
+        if not quiet:
+            click.echo(f"{len(cells)} cells planned ({len(chosen_detectors)} detectors x "
+                       f"{len(chosen_datasets)} datasets x {len(protocol_list)} protocols x "
+                       f"{len(seed_list)} seeds); {skipped} already ok in {store}; running {len(todo)}",
+                       err=True)
+        counts = {"ok": 0, "failed": 0, "timeout": 0}
+        chosen_executor = executor or ("process" if jobs > 1 else "serial")
+        records = runner.execute(
+            todo,
+            executor=chosen_executor,
+            jobs=jobs,
+            plugins_dirs=plugins.plugins_dirs_loaded(),
+            timeout=timeout,
+            threads=threads_per_job,
+        )
+        for i, record in enumerate(records, 1):
+            db.append(record, run_id)
+            counts[record["status"]] += 1
+            if not quiet:
+                click.echo(_progress_line(i, len(todo), record), err=True)
+        db.finish_run(run_id)
+        if not no_leaderboard and not quiet:
+            from bench import leaderboard
+
+            keys = {c.key for c in cells}
+            frame = db.query()
+            click.echo(leaderboard.render(frame[frame["key"].isin(keys)], "auroc", "markdown"))
+    bad = counts["failed"] + counts["timeout"]
+    summary = f"{counts['ok']} ok, {counts['failed']} failed, {counts['timeout']} timed out" + (
+        f", {skipped} skipped (already ok)" if skipped else "")
+    click.echo(summary, err=True)
+    if bad:
+        raise click.exceptions.Exit(1)
+
+
+def _progress_line(i: int, total: int, record: dict[str, Any]) -> str:
+    head = f"[{i}/{total}] {record['status']:<7} {record['detector']} on {record['dataset']} " \
+           f"({record['protocol']}, seed {record['seed']})"
+    if record["status"] == "ok":
+        return f"{head}  auroc {record['auroc']:.3f}  fit {record['fit_s']:.2f}s  score {record['score_s']:.2f}s"
+    return f"{head}  {record.get('error')}"
+
+
+# ---------------------------------------------------------------------------------------------
+# listings
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) if rows else len(c) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns).rstrip()]
+    lines.append("  ".join("-" * widths[c] for c in columns))
+    for r in rows:
+        lines.append("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns).rstrip())
+    return "\n".join(lines)
+
+
+@cli.group(name="list")
+def list_() -> None:
+    """List registered detectors or datasets."""
+
+
+@list_.command(name="detectors")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def list_detectors(as_json: bool) -> None:
+    """Detectors: name, family, plugin, tags and whether each is available here."""
+    rows = []
+    for spec in plugins.get_detectors():
+        reason = spec.unavailable_reason()
+        rows.append({"name": spec.name, "family": spec.family, "plugin": spec.plugin,
+                     "tags": ",".join(spec.tags), "status": "available" if reason is None else
+                     f"unavailable: {reason}", "factory": spec.factory_ref,
+                     "params": dict(spec.params), "description": spec.description})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+    else:
+        click.echo(_table(rows, ["name", "family", "plugin", "tags", "status"]))
+
+
+@list_.command(name="datasets")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def list_datasets(as_json: bool) -> None:
+    """Datasets: name, size, anomaly ratio, source and whether the file is cached."""
+    from bench import data
+
+    rows = []
+    for spec in plugins.get_datasets():
+        cached = data.is_cached(spec)
+        ratio = spec.anomaly_ratio
+        rows.append({"name": spec.name, "n_samples": spec.n_samples or "", "n_features": spec.n_features or "",
+                     "anomaly_ratio": f"{ratio:.4f}" if ratio is not None else "", "source": spec.source,
+                     "cached": "embedded" if cached is None else ("yes" if cached else "no"),
+                     "verified": "yes" if spec.verified else ("-" if spec.loader else "no sha256"),
+                     "plugin": spec.plugin})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        click.echo(_table(rows, ["name", "n_samples", "n_features", "anomaly_ratio", "source", "cached",
+                                 "verified"]))
+
+
+@cli.group(name="plugins", invoke_without_command=True)
+@click.option("--all", "show_all", is_flag=True, help="Include the core's default plugins.")
+@click.option("--hook", default=None, help="Only plugins that implement this hook.")
+@click.pass_context
+def plugins_cmd(ctx: click.Context, show_all: bool, hook: str | None) -> None:
+    """Show installed plugins as JSON: name, version, hooks, what they registered, load errors."""
+    if ctx.invoked_subcommand is not None:
+        return
+    found = plugins.get_plugins(all=show_all)
+    if hook:
+        found = [p for p in found if hook in p["hooks"]]
+    click.echo(json.dumps(found, indent=2))
+
+
+# ---------------------------------------------------------------------------------------------
+# datasets
+
+
+@cli.group(name="datasets")
+def datasets_cmd() -> None:
+    """Fetch registered datasets into the cache, or show their data cards."""
+
+
+@datasets_cmd.command(name="fetch")
+@click.argument("names", nargs=-1, required=True, shell_complete=_complete_datasets)
+@click.option("--force", is_flag=True, help="Download again even when cached.")
+def datasets_fetch(names: tuple[str, ...], force: bool) -> None:
+    """Download NAMES (names or globs) into the cache dir ($BENCH_DATA_DIR), checking sha256."""
+    from bench import data
+
+    specs = plugins.get_datasets().select(names)
+    failed = 0
+    for spec in specs:
+        if spec.loader is not None:
+            click.echo(f"{spec.name}: embedded, nothing to fetch")
+            continue
+        try:
+            path = data.fetch(spec, force=force)
+        except BenchError as exc:
+            failed += 1
+            click.echo(f"{spec.name}: error: {exc}", err=True)
+            continue
+        note = "" if spec.verified else " (no published sha256: unverified)"
+        click.echo(f"{spec.name}: {path}{note}")
+    if failed:
+        raise click.ClickException(f"{failed} of {len(specs)} dataset(s) could not be fetched")
+
+
+@datasets_cmd.command(name="info")
+@click.argument("name", shell_complete=_complete_datasets)
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def datasets_info(name: str, as_json: bool) -> None:
+    """The data card of NAME: source, license, citation, shape, sha256, cache path."""
+    from bench import data
+
+    spec = plugins.get_datasets().get(name)
+    path = data.cached_path(spec)
+    card = {
+        "name": spec.name, "source": spec.source, "description": spec.description,
+        "n_samples": spec.n_samples, "n_features": spec.n_features, "n_anomalies": spec.n_anomalies,
+        "anomaly_ratio": spec.anomaly_ratio, "url": spec.url, "filename": spec.filename,
+        "sha256": spec.sha256 or ("(none published: unverified)" if spec.url else None),
+        "license": spec.license, "citation": spec.citation, "plugin": spec.plugin,
+        "cache_path": str(path) if path else None, "cached": data.is_cached(spec),
+        "tags": list(spec.tags),
+    }
+    if as_json:
+        click.echo(json.dumps(card, indent=2))
+    else:
+        for key, value in card.items():
+            if value not in (None, "", []):
+                click.echo(f"{key + ':':<14} {value}")
+
+
+# ---------------------------------------------------------------------------------------------
+# results
+
+
+def _load_cells(store: str, protocol: str | None = None) -> Any:
+    from bench.store import Store
+
+    with Store(store, create=False) as db:
+        return db.query(protocol=protocol)
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@click.option("--store", default="bench-results.sqlite", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--metric", type=click.Choice(["auroc", "auprc"]), default="auroc", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "html", "latex", "json"]),
+              default="markdown", show_default=True)
+@click.option("--protocol", default=None, help="Only this protocol.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to a file.")
+def leaderboard(store: str, metric: str, fmt: str, protocol: str | None, output: str | None) -> None:
+    """Ranked table: mean ± std over seeds per dataset, average rank and metric per detector."""
+    from bench import leaderboard as lb
+
+    _write(lb.render(_load_cells(store, protocol), metric, fmt), output)
+
+
+EXPORT_COLUMNS = ["detector", "dataset", "protocol", "seed", "status", "auroc", "auprc", "fit_s",
+                  "score_s", "peak_mem_mb", "error"]
+
+
+@cli.command()
+@click.option("--store", default="bench-results.sqlite", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--protocol", default=None, help="Only this protocol.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to a file.")
+def export(store: str, fmt: str, protocol: str | None, output: str | None) -> None:
+    """One row per cell: detector, dataset, protocol, seed, status, metrics, times, error, provenance."""
+    cells = _load_cells(store, protocol)
+    rest = [c for c in cells.columns if c not in EXPORT_COLUMNS]
+    cells = cells[EXPORT_COLUMNS + rest]
+    if fmt == "csv":
+        text = cells.to_csv(index=False)
+    else:
+        text = cells.to_json(orient="records", lines=True)
+        text = text if text.endswith("\n") or not text else text + "\n"
+    _write(text, output)
+
+
+def _register_plugin_commands(group: click.Group, hook: Callable[..., Any]) -> None:
+    try:
+        hook(cli=group)
+    except Exception as exc:  # a broken plugin command must not break the CLI
+        click.echo(f"warning: a plugin failed in register_commands: {exc}", err=True)
+
+
+plugins.load_plugins()
+_register_plugin_commands(cli, plugins.pm.hook.register_commands)

@@ -1,0 +1,258 @@
+"""Loading, validating, caching and checksumming datasets.
+
+Every dataset, whatever its source, goes through :func:`load` and so through
+:func:`validate`: numeric finite ``X`` (2-D, non-empty), binary ``y`` in {0, 1} with both
+classes, equal lengths. Downloaded files live in the cache directory (``BENCH_DATA_DIR``, default
+the user's cache dir) under their upstream file name, are checked against their sha256 before
+use, and ``.npz`` files load with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.errors import DatasetError
+from bench.registry import DatasetSpec, resolve_object
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+FILE_SUFFIXES = (".npz", ".csv", ".mat")
+
+
+def data_dir() -> Path:
+    """The download cache: ``BENCH_DATA_DIR`` or the user's cache directory."""
+    env = os.environ.get("BENCH_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("anomaly-bench")) / "datasets"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cached_path(spec: DatasetSpec) -> Path | None:
+    """Where a downloadable dataset's file is (or would be) in the cache; None for others."""
+    if spec.path:
+        return Path(spec.path)
+    if spec.filename:
+        return data_dir() / spec.filename
+    return None
+
+
+def is_cached(spec: DatasetSpec) -> bool | None:
+    """True/False for file-backed datasets, None for embedded (generated or bundled) ones."""
+    path = cached_path(spec)
+    return None if path is None else path.is_file()
+
+
+def fetch(spec: DatasetSpec, *, force: bool = False) -> Path:
+    """Make sure the dataset's file is in the cache, downloading it if needed; return its path."""
+    path = cached_path(spec)
+    if path is None:
+        raise DatasetError(f"dataset {spec.name!r} is embedded and has nothing to download")
+    if spec.path:
+        if not path.is_file():
+            raise DatasetError(f"dataset file {path} does not exist")
+        return path
+    if path.is_file() and not force:
+        _check_sha(spec, path)
+        return path
+    if not spec.url:
+        raise DatasetError(f"dataset {spec.name!r} has no url and {path} is not in the cache")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(spec.url, timeout=60) as resp:
+            shutil.copyfileobj(resp, out)
+        _check_sha(spec, tmp)
+        os.replace(tmp, path)
+    except DatasetError:
+        raise
+    except Exception as exc:
+        raise DatasetError(f"could not download dataset {spec.name!r} from {spec.url}: {exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _check_sha(spec: DatasetSpec, path: Path) -> None:
+    if spec.sha256 is None:
+        return
+    actual = sha256_file(path)
+    if actual != spec.sha256:
+        raise DatasetError(
+            f"dataset {spec.name!r}: checksum mismatch for {path}: expected sha256 {spec.sha256}, "
+            f"got {actual}; refusing to use it (delete the file to download it again)"
+        )
+
+
+def read_file(path: str | Path, *, label_column: str = "y", name: str | None = None) -> tuple[Any, Any]:
+    """Read ``X, y`` from an ``.npz`` (arrays X and y), ``.csv`` (a label column) or ``.mat``."""
+    import numpy as np
+
+    path = Path(path)
+    who = name or str(path)
+    if not path.is_file():
+        raise DatasetError(f"{who}: file {path} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npz":
+            try:
+                with np.load(path, allow_pickle=False) as archive:
+                    missing = {"X", "y"} - set(archive.files)
+                    if missing:
+                        raise DatasetError(
+                            f"{who}: {path.name} lacks array(s) {sorted(missing)} "
+                            f"(has {sorted(archive.files)})"
+                        )
+                    return archive["X"], archive["y"]
+            except ValueError as exc:
+                if "pickle" in str(exc).lower():
+                    raise DatasetError(
+                        f"{who}: {path.name} contains pickled objects, which are refused "
+                        "(store X and y as plain numeric arrays)"
+                    ) from exc
+                raise
+        if suffix == ".csv":
+            import pandas as pd
+
+            frame = pd.read_csv(path)
+            if label_column not in frame.columns:
+                raise DatasetError(
+                    f"{who}: {path.name} has no label column {label_column!r} "
+                    f"(columns: {', '.join(map(str, frame.columns[:10]))}); use --label-column"
+                )
+            y = frame.pop(label_column).to_numpy()
+            bad = [str(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+            if bad:
+                raise DatasetError(f"{who}: non-numeric feature column(s) {', '.join(bad[:5])}")
+            return frame.to_numpy(dtype=float), y
+        if suffix == ".mat":
+            from scipy.io import loadmat
+
+            try:
+                mat = loadmat(path)
+            except NotImplementedError:  # MATLAB v7.3 files are HDF5
+                raise DatasetError(f"{who}: {path.name} is a MATLAB v7.3 (HDF5) file; save it with -v7") from None
+            missing = {"X", "y"} - set(mat)
+            if missing:
+                raise DatasetError(f"{who}: {path.name} lacks variable(s) {sorted(missing)}")
+            return mat["X"], np.ravel(mat["y"])
+    except DatasetError:
+        raise
+    except Exception as exc:
+        raise DatasetError(f"{who}: cannot read {path.name}: {type(exc).__name__}: {exc}") from exc
+    raise DatasetError(f"{who}: unsupported file type {suffix!r} (expected .npz, .csv or .mat)")
+
+
+def validate(X: Any, y: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Check a dataset and return ``X`` as float64 (n, d) and ``y`` as int8 in {0, 1}."""
+    import numpy as np
+
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise DatasetError(f"dataset {name!r}: X is not numeric (dtype {X.dtype})")
+    if X.ndim != 2:
+        raise DatasetError(f"dataset {name!r}: X must be 2-D, got shape {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise DatasetError(f"dataset {name!r}: X is empty (shape {X.shape})")
+    y = y.reshape(-1) if y.ndim == 2 and 1 in y.shape else y
+    if y.ndim != 1:
+        raise DatasetError(f"dataset {name!r}: y must be 1-D, got shape {y.shape}")
+    if len(y) != X.shape[0]:
+        raise DatasetError(f"dataset {name!r}: X has {X.shape[0]} rows but y has {len(y)} labels")
+    X = X.astype(np.float64, copy=False)
+    bad = ~np.isfinite(X)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        raise DatasetError(
+            f"dataset {name!r}: X has {int(bad.sum())} NaN/inf value(s) in {len(rows)} row(s) "
+            f"(first row index {int(rows[0])})"
+        )
+    if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+        raise DatasetError(f"dataset {name!r}: labels are not numeric 0/1 (dtype {y.dtype})")
+    values = set(np.unique(y).tolist())
+    if not values <= {0, 1}:
+        shown = sorted(values - {0, 1})[:5]
+        raise DatasetError(f"dataset {name!r}: labels must be 0 (normal) or 1 (anomaly), found {shown}")
+    if len(values) < 2:
+        only = "anomalies" if values == {1} else "normal rows"
+        raise DatasetError(f"dataset {name!r}: y has only one class ({only}); need both")
+    return X, y.astype(np.int8)
+
+
+def load(spec: DatasetSpec, *, download: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Load and validate a registered dataset (fetching its file into the cache if needed)."""
+    if spec.loader is not None:
+        loader = resolve_object(spec.loader) if isinstance(spec.loader, str) else spec.loader
+        try:
+            X, y = loader()
+        except DatasetError:
+            raise
+        except Exception as exc:
+            raise DatasetError(f"dataset {spec.name!r}: loader failed: {type(exc).__name__}: {exc}") from exc
+    else:
+        path = cached_path(spec)
+        assert path is not None
+        if not path.is_file() and not download:
+            raise DatasetError(f"dataset {spec.name!r} is not in the cache ({path}); run 'bench datasets fetch {spec.name}'")
+        path = fetch(spec)
+        X, y = read_file(path, name=spec.name, **dict(spec.options))
+    return validate(X, y, spec.name)
+
+
+def fingerprint(spec: DatasetSpec, X: Any = None, y: Any = None) -> str:
+    """The dataset's version in a cell key: the file's sha256, else a hash of the arrays."""
+    path = cached_path(spec)
+    if spec.sha256:
+        return spec.sha256
+    if path is not None and path.is_file():
+        return sha256_file(path)
+    if X is None:
+        X, y = load(spec)
+    import numpy as np
+
+    digest = hashlib.sha256()
+    digest.update(str(X.shape).encode())
+    digest.update(np.ascontiguousarray(X, dtype=np.float64).tobytes())
+    digest.update(np.ascontiguousarray(y, dtype=np.int8).tobytes())
+    return digest.hexdigest()
+
+
+def file_spec(path: str | Path, *, label_column: str = "y") -> DatasetSpec:
+    """A dataset spec for a user's own file (``--dataset-file``), named ``file:<stem>``."""
+    path = Path(path)
+    if path.suffix.lower() not in FILE_SUFFIXES:
+        raise DatasetError(f"{path}: unsupported file type {path.suffix!r} (expected .npz, .csv or .mat)")
+    if not path.is_file():
+        raise DatasetError(f"dataset file {path} does not exist")
+    stem = path.stem.lower().replace(" ", "_")
+    spec = DatasetSpec(
+        name=f"file:{stem}",
+        source="file",
+        path=str(path.resolve()),
+        filename=path.name,
+        description=f"user file {path}",
+        plugin="--dataset-file",
+        options={"label_column": label_column} if path.suffix.lower() == ".csv" else {},
+    )
+    X, y = read_file(path, label_column=label_column, name=spec.name)
+    X, y = validate(X, y, spec.name)
+    return replace(spec, n_samples=int(X.shape[0]), n_features=int(X.shape[1]), n_anomalies=int(y.sum()))

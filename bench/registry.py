@@ -1,0 +1,446 @@
+"""Registries of detectors and datasets, filled by plugins through the hooks.
+
+A registry validates what plugins add, remembers which plugin added each entry, resolves lazy
+``"module:attr"`` factories only when they are used, and selects entries by name, glob or
+parametrised name (``vae[score=iwae]``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bench.errors import (
+    BenchError,
+    DuplicateNameError,
+    MissingDependencyError,
+    PluginLoadError,
+    UnknownDatasetError,
+    UnknownDetectorError,
+)
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*(:[A-Za-z0-9][A-Za-z0-9_.\-]*)?$")
+
+#: tags that name an optional dependency, and the extra that installs it
+TAG_EXTRAS = {"torch": ("torch", "deep")}
+
+
+def resolve_object(ref: str) -> Any:
+    """Import ``"package.module:attr"`` and return the attribute."""
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise PluginLoadError(f"{ref!r} is not a 'module:attr' reference")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        missing = getattr(exc, "name", None)
+        if missing in {dep for dep, _ in TAG_EXTRAS.values()}:
+            extra = next(extra for dep, extra in TAG_EXTRAS.values() if dep == missing)
+            raise MissingDependencyError(
+                f"{ref} needs {missing}, which is not installed: "
+                f"pip install 'anomaly-bench[{extra}]'"
+            ) from exc
+        raise PluginLoadError(f"cannot import {module_name!r} for {ref!r}: {exc}") from exc
+    try:
+        obj = module
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except AttributeError as exc:
+        raise PluginLoadError(f"{module_name!r} has no attribute {attr!r}") from exc
+    return obj
+
+
+def format_value(value: Any) -> str:
+    """Render a parameter value for a display name, deterministically."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def display_name(name: str, params: Mapping[str, Any]) -> str:
+    """``name[k=v,...]`` with keys sorted, or ``name`` when there are no params."""
+    if not params:
+        return name
+    inner = ",".join(f"{k}={format_value(params[k])}" for k in sorted(params))
+    return f"{name}[{inner}]"
+
+
+def params_hash(params: Mapping[str, Any]) -> str:
+    text = json.dumps(dict(params), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def parse_value(text: str) -> Any:
+    """Parse a parameter value typed on the command line: JSON when it parses, else a string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        lowered = text.lower()
+        if lowered in {"true", "false"}:
+            return lowered == "true"
+        if lowered in {"none", "null"}:
+            return None
+        return text
+
+
+def parse_selector(text: str) -> tuple[str, dict[str, Any]]:
+    """Split ``vae[score=iwae,k=5]`` into ``("vae", {"score": "iwae", "k": 5})``."""
+    text = text.strip()
+    match = re.fullmatch(r"([^\[\]]+)(?:\[(.*)\])?", text)
+    if not match:
+        raise BenchError(f"cannot parse {text!r}: expected NAME or NAME[key=value,...]")
+    name, inner = match.group(1).strip(), match.group(2)
+    params: dict[str, Any] = {}
+    if inner:
+        for item in _split_params(inner):
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise BenchError(f"cannot parse parameter {item!r} in {text!r}: expected key=value")
+            params[key.strip()] = parse_value(value.strip())
+    return name, params
+
+
+def split_list(text: str) -> list[str]:
+    """Split a comma list, keeping commas inside ``[...]`` (``vae[a=1,b=2],ae``)."""
+    return [part for part in _split_params(text) if part]
+
+
+def _split_params(text: str) -> list[str]:
+    parts, depth, current = [], 0, []
+    for char in text:
+        if char in "[{(":
+            depth += 1
+        elif char in "]})":
+            depth -= 1
+        if char == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current).strip())
+    return parts
+
+
+def _accepts(func: Callable[..., Any], argument: str) -> bool:
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return False
+    params = signature.parameters.values()
+    return any(p.name == argument for p in params) or any(p.kind is p.VAR_KEYWORD for p in params)
+
+
+def _missing_dependencies(tags: Iterable[str]) -> list[str]:
+    missing = []
+    for tag in tags:
+        if tag in TAG_EXTRAS:
+            module, extra = TAG_EXTRAS[tag]
+            if importlib.util.find_spec(module) is None:
+                missing.append(f"{module} is not installed (pip install 'anomaly-bench[{extra}]')")
+    return missing
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """A registered detector, possibly with parameters chosen by the user."""
+
+    name: str
+    factory: Callable[..., Any] | str
+    family: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    description: str = ""
+    citation: str = ""
+    plugin: str = ""
+    plugin_version: str = ""
+    #: parameters the user overrode on top of the registered ones (part of the display name)
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Display name used in results: ``name`` or ``name[k=v]`` for overridden params."""
+        return display_name(self.name, self.overrides)
+
+    @property
+    def all_params(self) -> dict[str, Any]:
+        return {**self.params, **self.overrides}
+
+    @property
+    def params_hash(self) -> str:
+        return params_hash(self.all_params)
+
+    def with_params(self, overrides: Mapping[str, Any]) -> DetectorSpec:
+        return replace(self, overrides={**self.overrides, **overrides})
+
+    @property
+    def factory_ref(self) -> str:
+        if isinstance(self.factory, str):
+            return self.factory
+        module = getattr(self.factory, "__module__", "?")
+        return f"{module}:{getattr(self.factory, '__qualname__', repr(self.factory))}"
+
+    def unavailable_reason(self) -> str | None:
+        """Why this detector cannot run here, without importing it; None when it can."""
+        missing = _missing_dependencies(self.tags)
+        if missing:
+            return "; ".join(missing)
+        if isinstance(self.factory, str):
+            module = self.factory.partition(":")[0]
+            try:
+                found = importlib.util.find_spec(module)
+            except (ImportError, ValueError) as exc:
+                return f"cannot find module {module!r}: {exc}"
+            if found is None:
+                return f"cannot find module {module!r}"
+        return None
+
+    def resolve(self) -> Callable[..., Any]:
+        if isinstance(self.factory, str):
+            try:
+                return resolve_object(self.factory)
+            except BenchError as exc:
+                raise type(exc)(f"detector {self.name!r} (plugin {self.plugin}): {exc}") from exc
+        return self.factory
+
+    def build(self, random_state: int | None = None) -> Any:
+        """Instantiate the detector: ``factory(**params, random_state=seed)`` when accepted."""
+        factory = self.resolve()
+        kwargs = self.all_params
+        if random_state is not None and _accepts(factory, "random_state"):
+            kwargs = {**kwargs, "random_state": random_state}
+        try:
+            return factory(**kwargs)
+        except Exception as exc:
+            raise PluginLoadError(
+                f"error when initializing detector {self.label!r} with {kwargs}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A registered dataset: a loader returning ``(X, y)``, or a file to download."""
+
+    name: str
+    loader: Callable[[], tuple[Any, Any]] | str | None = None
+    source: str = ""
+    url: str | None = None
+    sha256: str | None = None
+    filename: str | None = None
+    n_samples: int | None = None
+    n_features: int | None = None
+    n_anomalies: int | None = None
+    license: str = ""
+    citation: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    plugin: str = ""
+    plugin_version: str = ""
+    #: a local file path (user data given with --dataset-file)
+    path: str | None = None
+    #: options for reading a local file (e.g. the CSV label column)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def anomaly_ratio(self) -> float | None:
+        if self.n_samples and self.n_anomalies is not None:
+            return self.n_anomalies / self.n_samples
+        return None
+
+    @property
+    def verified(self) -> bool:
+        return self.sha256 is not None
+
+
+class _Registry:
+    kind = "entry"
+    unknown_error: type[BenchError] = BenchError
+
+    def __init__(self) -> None:
+        self._entries: dict[str, Any] = {}
+        #: the plugin whose hook is being called; set by the plugin manager
+        self.current_plugin: str = ""
+        self.current_version: str = ""
+
+    def _check_name(self, name: str) -> None:
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise BenchError(
+                f"plugin {self.current_plugin!r}: invalid {self.kind} name {name!r} "
+                "(lowercase letters, digits, '_', '.', '-', optionally 'source:' prefix)"
+            )
+        if name in self._entries:
+            other = self._entries[name].plugin
+            raise DuplicateNameError(
+                f"{self.kind} {name!r} is registered by two plugins: "
+                f"{other!r} and {self.current_plugin!r}"
+            )
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(sorted(self._entries.values(), key=lambda e: e.name))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def get(self, name: str) -> Any:
+        try:
+            return self._entries[name]
+        except KeyError:
+            close = fnmatch.filter(self._entries, f"*{name}*")[:5]
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise self.unknown_error(
+                f"unknown {self.kind} {name!r}{hint} (see 'bench list {self.kind}s')"
+            ) from None
+
+    def _match(self, pattern: str) -> list[Any]:
+        if any(ch in pattern for ch in "*?["):
+            found = [self._entries[n] for n in sorted(fnmatch.filter(self._entries, pattern))]
+            if not found:
+                raise self.unknown_error(f"no {self.kind} matches {pattern!r}")
+            return found
+        return [self.get(pattern)]
+
+
+class DetectorRegistry(_Registry):
+    """Detectors registered by plugins through ``register_detectors``."""
+
+    kind = "detector"
+    unknown_error = UnknownDetectorError
+
+    def add(
+        self,
+        name: str,
+        factory: Callable[..., Any] | str,
+        *,
+        family: str,
+        params: Mapping[str, Any] | None = None,
+        tags: Iterable[str] = (),
+        description: str = "",
+        citation: str = "",
+    ) -> DetectorSpec:
+        """Register a detector.
+
+        ``factory`` is a class or callable, or a lazy ``"module:attr"`` string so that
+        listing detectors imports nothing heavy. The runner calls
+        ``factory(**params, random_state=seed)`` (``random_state`` only when accepted).
+        """
+        self._check_name(name)
+        if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
+            raise BenchError(
+                f"plugin {self.current_plugin!r}: detector {name!r} factory must be callable "
+                f"or a 'module:attr' string, got {factory!r}"
+            )
+        if not family or not isinstance(family, str):
+            raise BenchError(f"plugin {self.current_plugin!r}: detector {name!r} needs a family")
+        tags = tuple(tags)
+        if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
+            raise BenchError(f"plugin {self.current_plugin!r}: detector {name!r} tags must be strings")
+        spec = DetectorSpec(
+            name=name,
+            factory=factory,
+            family=family,
+            params=dict(params or {}),
+            tags=tags,
+            description=description,
+            citation=citation,
+            plugin=self.current_plugin,
+            plugin_version=self.current_version,
+        )
+        self._entries[name] = spec
+        return spec
+
+    def select(self, selectors: Iterable[str]) -> list[DetectorSpec]:
+        """Resolve names, globs (``pyod_*``) and parametrised names (``vae[score=iwae]``)."""
+        chosen: dict[str, DetectorSpec] = {}
+        for text in selectors:
+            name, params = parse_selector(text)
+            for spec in self._match(name):
+                spec = spec.with_params(params) if params else spec
+                chosen.setdefault(spec.label, spec)
+        return list(chosen.values())
+
+
+class DatasetRegistry(_Registry):
+    """Datasets registered by plugins through ``register_datasets``."""
+
+    kind = "dataset"
+    unknown_error = UnknownDatasetError
+
+    def add(
+        self,
+        name: str,
+        loader: Callable[[], tuple[Any, Any]] | str | None = None,
+        *,
+        source: str = "",
+        url: str | None = None,
+        sha256: str | None = None,
+        filename: str | None = None,
+        n_samples: int | None = None,
+        n_features: int | None = None,
+        n_anomalies: int | None = None,
+        license: str = "",
+        citation: str = "",
+        description: str = "",
+        tags: Iterable[str] = (),
+    ) -> DatasetSpec:
+        """Register a dataset.
+
+        Either ``loader`` (a callable or ``"module:attr"`` returning ``(X, y)``), or ``url`` (and
+        ``filename``, ``sha256``) for a file that the core downloads into the cache directory.
+        """
+        self._check_name(name)
+        if loader is None and url is None:
+            raise BenchError(
+                f"plugin {self.current_plugin!r}: dataset {name!r} needs a loader or a url"
+            )
+        if sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise BenchError(
+                f"plugin {self.current_plugin!r}: dataset {name!r} sha256 is not 64 hex digits"
+            )
+        if url is not None and filename is None:
+            filename = url.rstrip("/").rsplit("/", 1)[-1]
+        spec = DatasetSpec(
+            name=name,
+            loader=loader,
+            source=source or name.partition(":")[0],
+            url=url,
+            sha256=sha256,
+            filename=filename,
+            n_samples=n_samples,
+            n_features=n_features,
+            n_anomalies=n_anomalies,
+            license=license,
+            citation=citation,
+            description=description,
+            tags=tuple(tags),
+            plugin=self.current_plugin,
+            plugin_version=self.current_version,
+        )
+        self._entries[name] = spec
+        return spec
+
+    def add_spec(self, spec: DatasetSpec) -> DatasetSpec:
+        """Register a ready-made spec (used for ``--dataset-file``)."""
+        self._check_name(spec.name)
+        self._entries[spec.name] = spec
+        return spec
+
+    def select(self, selectors: Iterable[str]) -> list[DatasetSpec]:
+        chosen: dict[str, DatasetSpec] = {}
+        for text in selectors:
+            for spec in self._match(text.strip()):
+                chosen.setdefault(spec.name, spec)
+        return list(chosen.values())

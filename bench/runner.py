@@ -1,0 +1,538 @@
+"""Plan and run cells: detector x dataset x protocol x seed.
+
+One cell = load the dataset, split and scale it with the protocol, build the detector with the
+seed, ``fit`` on the training rows, ``decision_function`` on the test rows, metrics. Each cell is
+isolated: an exception, bad scores, a timeout or a dead worker process make that cell ``failed``
+or ``timeout`` with a reason, and the run goes on.
+
+Executors: ``serial`` runs cells in this process (timeouts through SIGALRM, best effort);
+``process`` runs them in worker processes that are killed and replaced on timeout or crash.
+Cells travel to workers by name; workers load the same plugins (``--plugins-dir`` included).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import platform
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from bench.errors import BenchError, DetectorError
+from bench.registry import DatasetSpec, DetectorSpec
+
+EXECUTORS = ("serial", "process")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work, described by names so that it can travel to another process."""
+
+    detector: str  # display label, e.g. "vae[score=iwae]"
+    dataset: str
+    protocol: str
+    seed: int
+    detector_name: str = ""
+    params: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    params_hash: str = ""
+    plugin_version: str = ""
+    dataset_sha256: str = ""
+    max_samples: int | None = None
+    #: set for datasets that are not in the registry (user files)
+    dataset_spec: DatasetSpec | None = field(default=None, hash=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        parts = [self.detector_name or self.detector, self.params_hash, self.plugin_version,
+                 self.dataset, self.dataset_sha256, self.protocol, self.seed, self.max_samples]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+
+
+def plan(
+    detectors: Iterable[DetectorSpec],
+    datasets: Iterable[tuple[DatasetSpec, str]],
+    protocols: Iterable[str],
+    seeds: Iterable[int],
+    *,
+    max_samples: int | None = None,
+) -> list[Cell]:
+    """Every combination, datasets outermost so a worker reuses the dataset it loaded."""
+    detectors = list(detectors)
+    cells = []
+    for dataset, sha in datasets:
+        for protocol in protocols:
+            for seed in seeds:
+                for det in detectors:
+                    cells.append(
+                        Cell(
+                            detector=det.label,
+                            dataset=dataset.name,
+                            protocol=protocol,
+                            seed=int(seed),
+                            detector_name=det.name,
+                            params=det.all_params,
+                            params_hash=det.params_hash,
+                            plugin_version=det.plugin_version,
+                            dataset_sha256=sha,
+                            max_samples=max_samples,
+                            dataset_spec=dataset if dataset.source == "file" else None,
+                        )
+                    )
+    return cells
+
+
+# ---------------------------------------------------------------------------------------------
+# provenance
+
+
+def versions() -> dict[str, str]:
+    """Versions of the project and its main libraries (those already imported or importable)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for dist in ("anomaly-bench", "numpy", "scikit-learn", "pyod", "pandas", "torch", "scipy"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def git_commit() -> str | None:
+    import subprocess
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        out = subprocess.run(
+            ["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------------------------------------
+# running one cell (in whichever process executes it)
+
+
+class _PeakMemory:
+    """Samples this process's resident memory in a thread; ``peak_mb`` above the start."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        import psutil
+
+        self._proc = psutil.Process()
+        self._interval = interval
+        self._stop = threading.Event()
+        self.base = self._proc.memory_info().rss
+        self.peak = self.base
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    def __enter__(self) -> _PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    @property
+    def peak_mb(self) -> float:
+        return (self.peak - self.base) / 2**20
+
+
+class CellTimeout(Exception):
+    pass
+
+
+class _Worker:
+    """Per-process state: plugin registries, a small dataset cache, warmed-up detectors."""
+
+    def __init__(self, plugins_dirs: Iterable[str] = (), threads: int | None = None) -> None:
+        self.plugins_dirs = list(plugins_dirs)
+        self.threads = threads
+        self._datasets: dict[str, Any] = {}
+        self._warm: set[tuple[str, int]] = set()
+        self._setup = False
+
+    def setup(self) -> None:
+        if self._setup:
+            return
+        self._setup = True
+        from bench import plugins
+
+        plugins.load_plugins(self.plugins_dirs)
+        if self.threads:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(self.threads)
+            os.environ["OMP_NUM_THREADS"] = str(self.threads)
+
+    def dataset(self, cell: Cell) -> Any:
+        from bench import data, plugins
+
+        key = cell.dataset
+        if key not in self._datasets:
+            spec = cell.dataset_spec or plugins.get_datasets().get(cell.dataset)
+            self._datasets.clear()  # keep one dataset: the largest ones are hundreds of MB
+            self._datasets[key] = data.load(spec)
+        return self._datasets[key]
+
+    def detector_spec(self, cell: Cell) -> DetectorSpec:
+        from bench import plugins
+
+        spec = plugins.get_detectors().get(cell.detector_name or cell.detector)
+        return spec.with_params(_overrides(spec, cell.params))
+
+    def warm_up(self, spec: DetectorSpec, n_features: int, seed: int) -> float:
+        """Pay one-time costs (imports, first kernel calls) outside the timed region."""
+        key = (spec.label, n_features)
+        if key in self._warm:
+            return 0.0
+        self._warm.add(key)
+        import numpy as np
+
+        start = time.perf_counter()
+        factory = spec.resolve()  # imports torch etc. for lazy factories
+        if "torch" in spec.tags and self.threads:
+            import torch
+
+            torch.set_num_threads(self.threads)
+        rng = np.random.default_rng(0)
+        X = rng.random((128, n_features))
+        try:
+            det = spec.build(random_state=seed)
+            det = _shrink_for_warmup(det)
+            det.fit(X)
+            det.decision_function(X[:8])
+        except Exception:
+            pass  # the real fit reports the problem
+        del factory
+        return time.perf_counter() - start
+
+    def run(self, cell: Cell, timeout: float | None = None) -> dict[str, Any]:
+        record = _base_record(cell)
+        started = time.perf_counter()
+        try:
+            self.setup()
+            spec = self.detector_spec(cell)
+            record.update(family=spec.family, plugin=spec.plugin)
+            X, y = self.dataset(cell)
+            from bench import protocols
+
+            try:
+                part = protocols.split(X, y, cell.protocol, cell.seed, max_samples=cell.max_samples)
+            except ValueError as exc:
+                raise BenchError(f"dataset {cell.dataset!r}, protocol {cell.protocol}: {exc}") from exc
+            record.update(
+                n_train=part.info["n_train"],
+                n_test=part.info["n_test"],
+                n_features=part.info["n_features"],
+                n_dropped_features=part.n_dropped_features,
+            )
+            record["warmup_s"] = self.warm_up(spec, part.X_train.shape[1], cell.seed)
+            with _alarm(timeout):
+                result = _fit_score(spec, cell, part)
+            record.update(result)
+            record["status"] = "ok"
+        except CellTimeout:
+            record.update(status="timeout", error=f"cell exceeded the timeout of {timeout:g} s")
+        except BenchError as exc:
+            record.update(status="failed", error=str(exc))
+        except MemoryError:
+            record.update(status="failed", error="MemoryError: the detector ran out of memory")
+        except Exception as exc:
+            tb = traceback.extract_tb(exc.__traceback__)
+            where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""
+            record.update(
+                status="failed",
+                error=f"detector {cell.detector!r} on {cell.dataset!r}: {type(exc).__name__}: {exc}{where}",
+            )
+        record["wall_s"] = time.perf_counter() - started
+        record["finished_at"] = now()
+        return record
+
+
+def _shrink_for_warmup(det: Any) -> Any:
+    """Fewer epochs for the warm-up fit of deep detectors that expose an epochs parameter."""
+    for name in ("epochs", "epoch_num", "max_epochs", "n_epochs"):
+        if hasattr(det, name) and isinstance(getattr(det, name), int):
+            try:
+                setattr(det, name, 1)
+            except Exception:
+                pass
+    return det
+
+
+def _overrides(spec: DetectorSpec, params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if spec.params.get(k, object()) != v}
+
+
+def _base_record(cell: Cell) -> dict[str, Any]:
+    return {
+        "key": cell.key,
+        "detector": cell.detector,
+        "detector_name": cell.detector_name or cell.detector,
+        "params": json.dumps(cell.params, sort_keys=True, default=str),
+        "params_hash": cell.params_hash,
+        "plugin_version": cell.plugin_version,
+        "dataset": cell.dataset,
+        "dataset_sha256": cell.dataset_sha256,
+        "protocol": cell.protocol,
+        "seed": cell.seed,
+        "max_samples": cell.max_samples,
+        "started_at": now(),
+        "host": platform.node(),
+        "pid": os.getpid(),
+    }
+
+
+def _fit_score(spec: DetectorSpec, cell: Cell, part: Any) -> dict[str, Any]:
+    import numpy as np
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    detector = spec.build(random_state=cell.seed)
+    with _PeakMemory() as mem:
+        t0 = time.perf_counter()
+        fitted = detector.fit(part.X_train)
+        fit_s = time.perf_counter() - t0
+        detector = fitted if fitted is not None else detector
+        t0 = time.perf_counter()
+        raw = detector.decision_function(part.X_test)
+        score_s = time.perf_counter() - t0
+    scores = np.asarray(raw, dtype=np.float64).reshape(-1) if raw is not None else None
+    who = f"detector {cell.detector!r} on {cell.dataset!r} (seed {cell.seed})"
+    if scores is None or len(scores) != len(part.y_test):
+        got = "None" if scores is None else f"{len(scores)}"
+        raise DetectorError(f"{who} returned {got} scores for {len(part.y_test)} test rows")
+    bad = ~np.isfinite(scores)
+    if bad.any():
+        raise DetectorError(f"{who} returned {int(bad.sum())} NaN/inf score(s) of {len(scores)}")
+    if np.ptp(scores) == 0:
+        raise DetectorError(f"{who} returned the same score for every row (collapsed detector)")
+    extra: dict[str, Any] = {}
+    history = getattr(detector, "history_", None)
+    if history:
+        extra["history"] = _jsonable(history)
+    return {
+        "auroc": float(roc_auc_score(part.y_test, scores)),
+        "auprc": float(average_precision_score(part.y_test, scores)),
+        "fit_s": fit_s,
+        "score_s": score_s,
+        "peak_mem_mb": mem.peak_mb,
+        "rss_peak_mb": mem.peak / 2**20,
+        "extra": json.dumps(extra, default=float) if extra else None,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value, default=float)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+class _alarm:
+    """Raise CellTimeout after ``seconds`` in the main thread (serial executor, POSIX only)."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.active = (
+            bool(seconds)
+            and hasattr(signal, "setitimer")
+            and threading.current_thread() is threading.main_thread()
+        )
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        raise CellTimeout()
+
+    def __enter__(self) -> None:
+        if self.active:
+            self._old = signal.signal(signal.SIGALRM, self._handler)
+            signal.setitimer(signal.ITIMER_REAL, float(self.seconds))  # type: ignore[arg-type]
+
+    def __exit__(self, *exc: object) -> None:
+        if self.active:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._old)
+
+
+# ---------------------------------------------------------------------------------------------
+# executors
+
+
+def default_threads(jobs: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+
+def run_serial(
+    cells: Iterable[Cell],
+    *,
+    plugins_dirs: Iterable[str] = (),
+    timeout: float | None = None,
+    threads: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    worker = _Worker(plugins_dirs, threads)
+    for cell in cells:
+        yield worker.run(cell, timeout)
+
+
+def _worker_main(conn: Any, plugins_dirs: list[str], threads: int | None, env: dict[str, str]) -> None:
+    os.environ.update(env)
+    worker = _Worker(plugins_dirs, threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        cell, timeout = message
+        conn.send(worker.run(cell, timeout))
+
+
+class _Slot:
+    def __init__(self, ctx: Any, args: tuple[Any, ...]) -> None:
+        self.ctx, self.args = ctx, args
+        self.cell: Cell | None = None
+        self.deadline: float | None = None
+        self._start()
+
+    def _start(self) -> None:
+        parent, child = self.ctx.Pipe()
+        self.conn = parent
+        self.proc = self.ctx.Process(target=_worker_main, args=(child, *self.args), daemon=True)
+        self.proc.start()
+        child.close()
+
+    def restart(self) -> None:
+        self.kill()
+        self._start()
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+
+
+def run_processes(
+    cells: Iterable[Cell],
+    *,
+    jobs: int,
+    plugins_dirs: Iterable[str] = (),
+    timeout: float | None = None,
+    threads: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Run cells in ``jobs`` worker processes; a timed-out or crashed worker is replaced."""
+    from multiprocessing.connection import wait
+
+    pending = list(cells)[::-1]
+    if not pending:
+        return
+    ctx = multiprocessing.get_context("spawn")
+    env = {k: v for k, v in os.environ.items() if k.startswith("BENCH_")}
+    args = (list(plugins_dirs), threads or default_threads(jobs), env)
+    slots = [_Slot(ctx, args) for _ in range(min(jobs, len(pending)))]
+    try:
+        for slot in slots:
+            _assign(slot, pending, timeout)
+        while any(slot.cell is not None for slot in slots):
+            busy = [s for s in slots if s.cell is not None]
+            deadlines = [s.deadline for s in busy if s.deadline is not None]
+            wait_for = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+            ready = wait([s.conn for s in busy] + [s.proc.sentinel for s in busy], wait_for)
+            for slot in busy:
+                cell = slot.cell
+                assert cell is not None
+                record = None
+                if slot.conn in ready:
+                    try:
+                        record = slot.conn.recv()
+                    except (EOFError, OSError):
+                        record = None
+                if record is None and (slot.conn in ready or slot.proc.sentinel in ready):
+                    slot.proc.join(5)
+                    record = _failed(cell, f"worker process died (exit code {slot.proc.exitcode}) "
+                                     f"while running detector {cell.detector!r} on {cell.dataset!r}")
+                    slot.restart()
+                elif record is None and slot.deadline is not None and time.monotonic() >= slot.deadline:
+                    record = _failed(cell, f"cell exceeded the timeout of {timeout:g} s", "timeout")
+                    slot.restart()
+                if record is not None:
+                    slot.cell = None
+                    yield record
+                    _assign(slot, pending, timeout)
+    finally:
+        for slot in slots:
+            try:
+                if slot.cell is None and slot.proc.is_alive():
+                    slot.conn.send(None)
+                    slot.proc.join(2)
+            except OSError:
+                pass
+            slot.kill()
+
+
+def _assign(slot: _Slot, pending: list[Cell], timeout: float | None) -> None:
+    if pending:
+        slot.cell = pending.pop()
+        # The worker stops the cell itself after `timeout` s of fit and score; the driver kills it
+        # when that fails (a detector stuck in C code), leaving time for loading and warm-up.
+        slot.deadline = time.monotonic() + 2 * timeout + 30 if timeout else None
+        slot.conn.send((slot.cell, timeout))
+
+
+def _failed(cell: Cell, message: str, status: str = "failed") -> dict[str, Any]:
+    record = _base_record(cell)
+    record.update(status=status, error=message, finished_at=now())
+    return record
+
+
+def execute(
+    cells: list[Cell],
+    *,
+    executor: str = "serial",
+    jobs: int = 1,
+    plugins_dirs: Iterable[str] = (),
+    timeout: float | None = None,
+    threads: int | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Run ``cells`` with the chosen executor, yielding one record per cell as it finishes."""
+    if executor == "serial":
+        records = run_serial(cells, plugins_dirs=plugins_dirs, timeout=timeout, threads=threads)
+    elif executor == "process":
+        records = run_processes(cells, jobs=jobs, plugins_dirs=plugins_dirs, timeout=timeout,
+                                threads=threads)
+    else:
+        raise BenchError(f"unknown executor {executor!r} (choose from {', '.join(EXECUTORS)})")
+    for record in records:
+        if on_record:
+            on_record(record)
+        yield record
+
+
+def cell_summary(cell: Cell) -> dict[str, Any]:
+    return {k: v for k, v in asdict(cell).items() if k != "dataset_spec"}
+
+
