@@ -24,7 +24,17 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class BenchGroup(click.Group):
-    """Turns :class:`BenchError` into a one-line error message instead of a traceback."""
+    """Turns :class:`BenchError` into a one-line error message instead of a traceback.
+
+    Also remembers the arguments it was called with, so a run records its exact command line
+    whether it came from a shell (``sys.argv``) or from ``main(args)`` (tests, other programs).
+    """
+
+    argv: list[str] | None = None
+
+    def main(self, args: Any = None, *a: Any, **kw: Any) -> Any:
+        self.argv = list(sys.argv[1:] if args is None else args)
+        return super().main(args, *a, **kw)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -185,7 +195,8 @@ def run(detectors: str | None, datasets: str | None, dataset_file: tuple[str, ..
         done = db.status_of(c.key for c in cells)
         todo = [c for c in cells if force or done.get(c.key) != "ok"]
         skipped = len(cells) - len(todo)
-        command = "bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        argv = cli.argv if cli.argv is not None else sys.argv[1:]
+        command = "bench " + " ".join(shlex.quote(a) for a in argv)
         run_id = db.start_run(
             command=command,
             git_commit=runner.git_commit(),

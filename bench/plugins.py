@@ -165,9 +165,9 @@ def _call_register(hook_name: str, registry: DetectorRegistry | DatasetRegistry)
                 f"plugin {plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
             ) from exc
         if info is not None:
-            info.registered.setdefault(hook_name.removeprefix("register_"), []).extend(
-                sorted(set(registry.names()) - before)
-            )
+            added = sorted(set(registry.names()) - before)
+            if added:
+                info.registered[hook_name.removeprefix("register_")] = added
     registry.current_plugin = ""
 
 

@@ -193,7 +193,8 @@ class DetectorSpec:
         if missing:
             return "; ".join(missing)
         if isinstance(self.factory, str):
-            module = self.factory.partition(":")[0]
+            # Only the top-level package: finding a submodule would import its parents.
+            module = self.factory.partition(":")[0].split(".")[0]
             try:
                 found = importlib.util.find_spec(module)
             except (ImportError, ValueError) as exc:

@@ -158,7 +158,7 @@ class _PeakMemory:
         return (self.peak - self.base) / 2**20
 
 
-class CellTimeout(Exception):
+class CellTimeout(BaseException):  # not caught by a detector's `except Exception`
     pass
 
 
@@ -169,7 +169,7 @@ class _Worker:
         self.plugins_dirs = list(plugins_dirs)
         self.threads = threads
         self._datasets: dict[str, Any] = {}
-        self._warm: set[tuple[str, int]] = set()
+        self._warm: set[str] = set()
         self._setup = False
 
     def setup(self) -> None:
@@ -203,10 +203,9 @@ class _Worker:
 
     def warm_up(self, spec: DetectorSpec, n_features: int, seed: int) -> float:
         """Pay one-time costs (imports, first kernel calls) outside the timed region."""
-        key = (spec.label, n_features)
-        if key in self._warm:
+        if spec.label in self._warm:
             return 0.0
-        self._warm.add(key)
+        self._warm.add(spec.label)
         import numpy as np
 
         start = time.perf_counter()
@@ -222,6 +221,8 @@ class _Worker:
             det = _shrink_for_warmup(det)
             det.fit(X)
             det.decision_function(X[:8])
+        except CellTimeout:
+            raise
         except Exception:
             pass  # the real fit reports the problem
         del factory
@@ -247,8 +248,8 @@ class _Worker:
                 n_features=part.info["n_features"],
                 n_dropped_features=part.n_dropped_features,
             )
-            record["warmup_s"] = self.warm_up(spec, part.X_train.shape[1], cell.seed)
             with _alarm(timeout):
+                record["warmup_s"] = self.warm_up(spec, part.X_train.shape[1], cell.seed)
                 result = _fit_score(spec, cell, part)
             record.update(result)
             record["status"] = "ok"
@@ -498,7 +499,7 @@ def _assign(slot: _Slot, pending: list[Cell], timeout: float | None) -> None:
         slot.cell = pending.pop()
         # The worker stops the cell itself after `timeout` s of fit and score; the driver kills it
         # when that fails (a detector stuck in C code), leaving time for loading and warm-up.
-        slot.deadline = time.monotonic() + 2 * timeout + 30 if timeout else None
+        slot.deadline = time.monotonic() + timeout + 30 if timeout else None
         slot.conn.send((slot.cell, timeout))
 
 

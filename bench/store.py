@@ -146,7 +146,7 @@ class Store:
     def runs(self) -> list[dict[str, Any]]:
         cur = self.conn.execute("SELECT * FROM runs ORDER BY run_id")
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     # -- cells ----------------------------------------------------------------------------------
 
