@@ -1,0 +1,206 @@
+"""Default plugin: register the datasets listed in the registry directory's ``*.toml`` files.
+
+A registry file has an optional ``[collection]`` table of defaults and one
+``[datasets."<name>"]`` table per dataset::
+
+    schema_version = 1
+
+    [collection]
+    source = "adbench"
+    license = "..."
+    citation = "..."
+    tags = ["download"]
+
+    [datasets."adbench:cardio"]
+    filename = "6_cardio.npz"
+    url = "https://.../6_cardio.npz"
+    sha256 = "<64 hex digits>"       # or `verified = false` when no checksum is known
+    n_samples = 1831
+    n_features = 21
+    n_anomalies = 176
+    origin = "UCI Cardiotocography, via ODDS"   # appended to the collection's citation
+
+The directory is, in order: ``$BENCH_REGISTRY_DIR`` (set by the CLI's ``--registry-dir``), then
+``./datasets`` when it holds ``*.toml`` files, then the ``datasets/`` folder beside the directory
+that contains the ``bench`` package (a source checkout or an editable install). None found means
+no registry datasets, which is not an error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError, DatasetError, DuplicateNameError
+from bench.hookspecs import hookimpl
+from bench.registry import DatasetRegistry
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 needs the tomli backport
+    import tomli as tomllib
+
+ENV_VAR = "BENCH_REGISTRY_DIR"
+SCHEMA_VERSION = 1
+
+_TOP_KEYS = {"schema_version", "collection", "datasets"}
+#: keys a [collection] table may set: defaults for every entry, plus descriptive ones
+_COLLECTION_KEYS = {"source", "license", "citation", "tags", "homepage", "description"}
+_REQUIRED = ("url", "n_samples", "n_features", "n_anomalies")
+_STR_KEYS = {"url", "filename", "sha256", "source", "license", "citation", "origin", "description"}
+_INT_KEYS = {"n_samples", "n_features", "n_anomalies"}
+_ENTRY_KEYS = _STR_KEYS | _INT_KEYS | {"tags", "verified"}
+_DEFAULT_TAGS = ("download",)
+
+
+def registry_dir() -> Path | None:
+    """The directory whose ``*.toml`` files list the registry datasets, or None."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_dir():
+            raise DatasetError(f"{ENV_VAR}={env}: not a directory")
+        return path
+    local = Path.cwd() / "datasets"
+    if local.is_dir() and any(local.glob("*.toml")):
+        return local
+    import bench
+
+    checkout = Path(bench.__file__).resolve().parent.parent / "datasets"
+    if checkout.is_dir():
+        return checkout
+    return None
+
+
+def registry_files(directory: Path | None = None) -> list[Path]:
+    """The registry files, sorted by name."""
+    directory = registry_dir() if directory is None else directory
+    if directory is None:
+        return []
+    return sorted(directory.glob("*.toml"))
+
+
+def read_registry_file(path: Path) -> list[dict[str, Any]]:
+    """Parse and validate one registry file into keyword arguments for ``registry.add``.
+
+    Raises :class:`DatasetError` naming the file and the offending key.
+    """
+    try:
+        with open(path, "rb") as fh:
+            document = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise DatasetError(f"{path}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read: {exc}") from exc
+
+    unknown = sorted(set(document) - _TOP_KEYS)
+    if unknown:
+        raise DatasetError(f"{path}: unknown top-level key {unknown[0]!r}")
+    version = document.get("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise DatasetError(
+            f"{path}: key 'schema_version' is {version!r}; this version of bench reads "
+            f"{SCHEMA_VERSION}"
+        )
+    collection = document.get("collection", {})
+    if not isinstance(collection, Mapping):
+        raise DatasetError(f"{path}: key 'collection' must be a table")
+    for key, value in collection.items():
+        if key not in _COLLECTION_KEYS:
+            raise DatasetError(f"{path}: unknown key 'collection.{key}'")
+        _check_type(path, f"collection.{key}", key, value)
+    datasets = document.get("datasets", {})
+    if not isinstance(datasets, Mapping):
+        raise DatasetError(f"{path}: key 'datasets' must be a table of tables")
+    return [_entry(path, name, table, collection) for name, table in datasets.items()]
+
+
+def _check_type(path: Path, where: str, key: str, value: Any) -> None:
+    if key in _INT_KEYS:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise DatasetError(f"{path}: key '{where}' must be a non-negative integer, got {value!r}")
+    elif key == "tags":
+        if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+            raise DatasetError(f"{path}: key '{where}' must be a list of strings, got {value!r}")
+    elif key == "verified":
+        if not isinstance(value, bool):
+            raise DatasetError(f"{path}: key '{where}' must be true or false, got {value!r}")
+    elif not isinstance(value, str):
+        raise DatasetError(f"{path}: key '{where}' must be a string, got {value!r}")
+
+
+def _entry(path: Path, name: str, table: Any, collection: Mapping[str, Any]) -> dict[str, Any]:
+    where = f"datasets.{name!r}"
+    if not isinstance(table, Mapping):
+        raise DatasetError(f"{path}: key '{where}' must be a table")
+    for key, value in table.items():
+        if key not in _ENTRY_KEYS:
+            raise DatasetError(f"{path}: unknown key '{where}.{key}'")
+        _check_type(path, f"{where}.{key}", key, value)
+    for key in _REQUIRED:
+        if key not in table:
+            raise DatasetError(f"{path}: missing key '{where}.{key}'")
+
+    sha256 = table.get("sha256")
+    verified = table.get("verified", True)
+    if verified and sha256 is None:
+        raise DatasetError(f"{path}: missing key '{where}.sha256' (or set verified = false)")
+    if not verified and sha256 is not None:
+        raise DatasetError(f"{path}: key '{where}.verified' is false but a sha256 is given")
+    if sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise DatasetError(f"{path}: key '{where}.sha256' is not 64 lowercase hex digits")
+    if table["n_anomalies"] > table["n_samples"]:
+        raise DatasetError(f"{path}: key '{where}.n_anomalies' exceeds n_samples")
+    url = table["url"]
+    if not re.match(r"^(https?|file)://", url):
+        raise DatasetError(f"{path}: key '{where}.url' is not an http(s) or file URL: {url!r}")
+    filename = table.get("filename") or url.rstrip("/").rsplit("/", 1)[-1]
+    if "/" in filename or "\\" in filename or filename in {"", ".", ".."}:
+        raise DatasetError(f"{path}: key '{where}.filename' must be a plain file name")
+
+    citation = table.get("citation", collection.get("citation", ""))
+    origin = table.get("origin")
+    if origin:
+        citation = f"{citation} Original data: {origin}.".strip()
+    return {
+        "name": name,
+        "url": url,
+        "sha256": sha256,
+        "filename": filename,
+        "n_samples": table["n_samples"],
+        "n_features": table["n_features"],
+        "n_anomalies": table["n_anomalies"],
+        "source": table.get("source", collection.get("source", "")),
+        "license": table.get("license", collection.get("license", "")),
+        "citation": citation,
+        "description": table.get("description", ""),
+        "tags": tuple(table.get("tags", collection.get("tags", _DEFAULT_TAGS))),
+    }
+
+
+def register_from(directory: Path | None, registry: DatasetRegistry) -> int:
+    """Register every dataset of every registry file in ``directory``; return how many."""
+    count = 0
+    for path in registry_files(directory) if directory is not None else []:
+        for entry in read_registry_file(path):
+            name = entry.pop("name")
+            try:
+                registry.add(name, **entry)
+            except DuplicateNameError as exc:
+                raise DuplicateNameError(f"{path}: {exc}") from exc
+            except DatasetError:
+                raise
+            except BenchError as exc:
+                raise DatasetError(f"{path}: key 'datasets.{name!r}': {exc}") from exc
+            count += 1
+    return count
+
+
+@hookimpl
+def register_datasets(registry: DatasetRegistry) -> None:
+    """Register the datasets listed in the registry directory (see the module docstring)."""
+    register_from(registry_dir(), registry)
