@@ -1,0 +1,192 @@
+"""The runner and the store through the CLI: results, failures, isolation, resume, export."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import textwrap
+import time
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from bench.cli import cli
+from bench.store import Store
+
+BAD_PLUGIN = textwrap.dedent("""
+    import os, time
+    import numpy as np
+    from bench import hookimpl
+
+    class Good:
+        def __init__(self, random_state=None):
+            self.random_state = random_state
+        def fit(self, X, y=None):
+            assert y is None
+            self.mu_ = X.mean(0); return self
+        def decision_function(self, X):
+            return ((X - self.mu_) ** 2).sum(1)
+
+    class Raises(Good):
+        def fit(self, X, y=None):
+            raise RuntimeError("deliberate failure in fit")
+
+    class ReturnsNan(Good):
+        def decision_function(self, X):
+            s = super().decision_function(X); s[0] = np.nan; return s
+
+    class WrongLength(Good):
+        def decision_function(self, X):
+            return super().decision_function(X)[:-1]
+
+    class Sleeps(Good):
+        def fit(self, X, y=None):
+            time.sleep(60); return self
+
+    class Exits(Good):
+        def fit(self, X, y=None):
+            os._exit(7)
+
+    @hookimpl
+    def register_detectors(registry):
+        for name, cls in [("good", Good), ("raises", Raises), ("returns_nan", ReturnsNan),
+                          ("wrong_length", WrongLength), ("sleeps", Sleeps), ("exits", Exits)]:
+            registry.add(name, cls, family="test")
+""")
+
+
+@pytest.fixture
+def bad_plugins(tmp_path):
+    folder = tmp_path / "plugs"
+    folder.mkdir()
+    (folder / "badplugs.py").write_text(BAD_PLUGIN)
+    return folder
+
+
+def _statuses(store):
+    with Store(store, create=False) as db:
+        frame = db.query()
+    return frame, dict(zip(frame["detector"] + "@" + frame["dataset"], frame["status"], strict=True))
+
+
+def test_failures_are_cells_not_crashes_with_process_workers(tmp_path, bad_plugins):
+    store = tmp_path / "r.sqlite"
+    start = time.monotonic()
+    result = CliRunner().invoke(cli, [
+        "--plugins-dir", str(bad_plugins), "run",
+        "--detectors", "good,raises,returns_nan,wrong_length,sleeps,exits",
+        "--datasets", "synthetic:global", "--seeds", "1", "--store", str(store),
+        "--jobs", "2", "--timeout", "5"])
+    elapsed = time.monotonic() - start
+    assert result.exit_code == 1, result.output
+    frame, status = _statuses(store)
+    assert status == {
+        "good@synthetic:global": "ok", "raises@synthetic:global": "failed",
+        "returns_nan@synthetic:global": "failed", "wrong_length@synthetic:global": "failed",
+        "sleeps@synthetic:global": "timeout", "exits@synthetic:global": "failed"}
+    errors = dict(zip(frame["detector"], frame["error"], strict=True))
+    assert "deliberate failure in fit" in errors["raises"]
+    assert "NaN/inf" in errors["returns_nan"]
+    assert "scores for" in errors["wrong_length"]
+    assert "worker process died (exit code 7)" in errors["exits"]
+    assert "1 ok, 4 failed, 1 timed out" in result.output
+    assert elapsed < 50
+    good = frame[frame["detector"] == "good"].iloc[0]
+    assert 0.5 < good["auroc"] <= 1 and good["fit_s"] >= 0 and good["peak_mem_mb"] is not None
+
+
+def test_serial_executor_timeout_and_failures(tmp_path, bad_plugins):
+    store = tmp_path / "r.sqlite"
+    result = CliRunner().invoke(cli, [
+        "--plugins-dir", str(bad_plugins), "run", "--detectors", "good,raises,sleeps",
+        "--datasets", "synthetic:local", "--seeds", "1", "--store", str(store), "--timeout", "2"])
+    assert result.exit_code == 1
+    _, status = _statuses(store)
+    assert set(status.values()) == {"ok", "failed", "timeout"}
+
+
+def test_resume_skips_ok_retries_failed_and_force(tmp_path, bad_plugins):
+    store = tmp_path / "r.sqlite"
+    args = ["--plugins-dir", str(bad_plugins), "run", "--detectors", "good,raises",
+            "--datasets", "synthetic:global,synthetic:local", "--seeds", "1,2", "--store", str(store)]
+    runner = CliRunner()
+    first = runner.invoke(cli, args)
+    assert first.exit_code == 1
+    frame1, _ = _statuses(store)
+    assert len(frame1) == 8 and (frame1["attempts"] == 1).all()
+    second = runner.invoke(cli, args)
+    assert "4 skipped (already ok)" in second.output
+    frame2, _ = _statuses(store)
+    assert len(frame2) == 8  # one row per cell
+    ok2 = frame2[frame2["status"] == "ok"].set_index("key")
+    ok1 = frame1[frame1["status"] == "ok"].set_index("key")
+    assert (ok2["attempts"] == 1).all() and (ok2["finished_at"] == ok1["finished_at"]).all()
+    assert (frame2[frame2["status"] == "failed"]["attempts"] == 2).all()
+    third = runner.invoke(cli, [*args, "--force"])
+    frame3, _ = _statuses(store)
+    assert "skipped" not in third.output and len(frame3) == 8
+    assert (frame3[frame3["status"] == "ok"]["attempts"] == 2).all()
+    with sqlite3.connect(store) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_same_seed_same_numbers_and_params_are_part_of_the_key(tmp_path):
+    store = tmp_path / "r.sqlite"
+    runner = CliRunner()
+    args = ["run", "--detectors", "iforest,iforest[n_estimators=50]", "--datasets", "synthetic:local",
+            "--seeds", "1", "--quiet"]
+    assert runner.invoke(cli, [*args, "--store", str(store)]).exit_code == 0
+    assert runner.invoke(cli, [*args, "--store", str(tmp_path / "again.sqlite")]).exit_code == 0
+    a, _ = _statuses(store)
+    b, _ = _statuses(tmp_path / "again.sqlite")
+    assert list(a["detector"]) == ["iforest", "iforest[n_estimators=50]"]
+    assert list(a["auroc"]) == list(b["auroc"])
+    assert a["key"].nunique() == 2
+
+
+def test_real_adbench_run_export_and_leaderboard(tmp_path, adbench_file):
+    path = adbench_file()
+    store = tmp_path / "r.sqlite"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["run", "--detectors", "iforest,hbos,ecod", "--dataset-file", str(path),
+                                 "--datasets", "synthetic:global", "--seeds", "1,2", "--store", str(store),
+                                 "--protocol", "unsupervised,novelty"])
+    assert result.exit_code == 0, result.output
+    assert "Leaderboard: AUROC, protocol novelty" in result.output
+    out = runner.invoke(cli, ["export", "--store", str(store), "--format", "csv"])
+    frame = pd.read_csv(__import__("io").StringIO(out.output))
+    assert list(frame.columns[:11]) == ["detector", "dataset", "protocol", "seed", "status", "auroc",
+                                        "auprc", "fit_s", "score_s", "peak_mem_mb", "error"]
+    assert len(frame) == 3 * 2 * 2 * 2 and (frame["status"] == "ok").all()
+    out = runner.invoke(cli, ["export", "--store", str(store), "--format", "jsonl"])
+    rows = [json.loads(line) for line in out.output.splitlines()]
+    assert len(rows) == 24 and rows[0]["versions"] if "versions" in rows[0] else True
+    for fmt in ("markdown", "csv", "html", "latex", "json"):
+        out = runner.invoke(cli, ["leaderboard", "--store", str(store), "--format", fmt, "--metric", "auprc"])
+        assert out.exit_code == 0, out.output
+        assert "iforest" in out.output
+    payload = json.loads(runner.invoke(cli, ["leaderboard", "--store", str(store), "--format", "json"]).output)
+    assert {r["detector"] for r in payload["summary"]} == {"iforest", "hbos", "ecod"}
+    with Store(store) as db:
+        (run,) = db.runs()
+        assert "iforest" in run["command"] and "numpy" in json.loads(run["versions"])
+
+
+def test_leaderboard_on_missing_store_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(cli, ["leaderboard", "--store", str(tmp_path / "none.sqlite")])
+    assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_datasets_info_and_fetch_from_cache(adbench_dir):
+    runner = CliRunner()
+    listing = json.loads(runner.invoke(cli, ["list", "datasets", "--json"]).output)
+    cached = [r["name"] for r in listing if r["cached"] == "yes"]
+    assert cached, "the shared ADBench folder should serve as the cache"
+    info = json.loads(runner.invoke(cli, ["datasets", "info", cached[0], "--json"]).output)
+    assert info["sha256"] and info["license"] and info["citation"] and info["cached"] is True
+    result = runner.invoke(cli, ["datasets", "fetch", cached[0]])
+    assert result.exit_code == 0 and info["filename"] in result.output
+    result = runner.invoke(cli, ["datasets", "info", "adbench:nonexistent"])
+    assert result.exit_code == 1 and "unknown dataset" in result.output
