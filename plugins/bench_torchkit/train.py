@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from bench import BaseDetector
 
+from bench import BaseDetector
 from bench_torchkit import TrainingCollapsedError, TrainingDivergedError, resolve_device
 
-__all__ = ["TorchDetector"]
+__all__ = ["Standardize", "TorchDetector", "check_array", "mlp"]
 
 
 def check_array(X: Any) -> np.ndarray:
@@ -353,3 +353,34 @@ class TorchDetector(BaseDetector):
             scores = np.where(np.isposinf(scores), top + 1.0 + abs(top), scores)
             scores = np.where(np.isneginf(scores), (float(finite.min()) if finite.size else 0.0) - 1.0, scores)
         return scores
+
+
+class Standardize(torch.nn.Module):
+    """Per-feature z-scoring with statistics fixed at construction (buffers, not parameters).
+
+    ``min_std`` floors the scale so a feature constant on the training rows cannot divide by
+    zero; a test row that moves such a feature then gets a large, finite value.
+    """
+
+    def __init__(self, X: torch.Tensor, min_std: float = 1e-2) -> None:
+        super().__init__()
+        self.register_buffer("mean", X.mean(0).detach().clone())
+        self.register_buffer("std", X.std(0, unbiased=False).clamp_min(min_std).detach().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+def mlp(
+    sizes: list[int],
+    *,
+    activation: type[torch.nn.Module] = torch.nn.LeakyReLU,
+    last_activation: bool = False,
+) -> torch.nn.Sequential:
+    """``Linear`` layers through ``sizes`` with ``activation`` between them."""
+    layers: list[torch.nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(sizes) - 2 or last_activation:
+            layers.append(activation())
+    return torch.nn.Sequential(*layers)

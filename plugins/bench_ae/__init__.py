@@ -1,0 +1,21 @@
+"""anomaly-bench plugin: ``ae``, an autoencoder scored by reconstruction error (torch)."""
+
+from bench import hookimpl
+
+
+@hookimpl
+def register_detectors(registry):
+    registry.add(
+        "ae",
+        "bench_ae.model:AutoEncoderDetector",
+        family="reconstruction",
+        tags=("torch",),
+        description=(
+            "Autoencoder (MLP, widths scale with the input) trained on mean squared error with "
+            "early stopping; score = per-row reconstruction error. Option denoising=<noise std>."
+        ),
+        citation=(
+            "Sakurada & Yairi, Anomaly detection using autoencoders with nonlinear dimensionality "
+            "reduction, MLSDA 2014"
+        ),
+    )

@@ -1,0 +1,19 @@
+"""anomaly-bench plugin: ``flow``, a RealNVP normalizing flow scored by -log p(x) (torch)."""
+
+from bench import hookimpl
+
+
+@hookimpl
+def register_detectors(registry):
+    registry.add(
+        "flow",
+        "bench_flow.model:FlowDetector",
+        family="likelihood",
+        tags=("torch",),
+        description=(
+            "RealNVP normalizing flow (affine couplings with tanh-bounded log-scales, random "
+            "feature masks, Gaussian dequantization noise in training); exact density, "
+            "score = -log p(x)."
+        ),
+        citation="Dinh, Sohl-Dickstein & Bengio, Density estimation using Real NVP, ICLR 2017",
+    )

@@ -1,0 +1,24 @@
+"""anomaly-bench plugin: ``vae``, a variational autoencoder scored by -ELBO / IWAE (torch)."""
+
+from bench import hookimpl
+
+
+@hookimpl
+def register_detectors(registry):
+    registry.add(
+        "vae",
+        "bench_vae.model:VAEDetector",
+        family="likelihood",
+        tags=("torch",),
+        description=(
+            "Variational autoencoder with a Gaussian latent and a Gaussian decoder with learned "
+            "per-feature variance; score = negative ELBO (score=elbo, default), importance-"
+            "weighted -log p(x) (score=iwae, n_samples=K) or the reconstruction term (score=recon)."
+        ),
+        citation=(
+            "Kingma & Welling, Auto-Encoding Variational Bayes, ICLR 2014; "
+            "Burda et al., Importance Weighted Autoencoders, ICLR 2016; "
+            "An & Cho, Variational autoencoder based anomaly detection using reconstruction "
+            "probability, 2015"
+        ),
+    )
