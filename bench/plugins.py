@@ -119,6 +119,7 @@ def load_plugins_dir(directory: str | os.PathLike[str]) -> None:
     if not path.is_dir():
         raise PluginLoadError(f"--plugins-dir {directory}: not a directory")
     _loaded_dirs.add(str(path))
+    parent = _local_package()
     for file in sorted(path.glob("*.py")):
         name = f"{LOCAL_PREFIX}.{file.stem}"
         info = PluginInfo(name=name, source="plugins dir", module=str(file))
@@ -133,7 +134,22 @@ def load_plugins_dir(directory: str | os.PathLike[str]) -> None:
             info.error = f"{type(exc).__name__}: {exc}"
             _infos[name] = info
             continue
+        setattr(parent, file.stem, module)
         _register(module, info)
+
+
+def _local_package() -> ModuleType:
+    """The synthetic parent package of ``--plugins-dir`` modules.
+
+    Without it in ``sys.modules``, pickle cannot import ``bench_local_plugins.<stem>`` to find a
+    detector class defined in such a file (a worker process loads the same directories first).
+    """
+    parent = sys.modules.get(LOCAL_PREFIX)
+    if parent is None:
+        parent = ModuleType(LOCAL_PREFIX, "Modules loaded from --plugins-dir files.")
+        parent.__path__ = []
+        sys.modules[LOCAL_PREFIX] = parent
+    return parent
 
 
 def plugins_dirs_loaded() -> list[str]:
