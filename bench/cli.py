@@ -134,9 +134,16 @@ def default_datasets(registry: Any) -> list[DatasetSpec]:
 @click.option("--store", default="bench-results.sqlite", show_default=True, type=click.Path(dir_okay=False),
               help="SQLite result store (created if missing; reruns resume it).")
 @click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(1),
-              help="Worker processes.")
-@click.option("--executor", type=click.Choice(["serial", "process"]), default=None,
-              help="serial (in this process) or process (isolated workers). Default: process when --jobs > 1.")
+              help="Worker processes (with --executor dask: LocalCluster workers).")
+@click.option("--executor", type=click.Choice(["serial", "process", "dask"]), default=None,
+              help="serial (in this process), process (isolated workers) or dask (a Dask cluster). "
+                   "Default: dask with --scheduler, else process when --jobs > 1, else serial.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler to use, e.g. tcp://host:8786 (implies --executor dask). "
+                   "Without it, --executor dask starts a LocalCluster of --jobs workers.")
+@click.option("--max-memory", default=None, metavar="SIZE",
+              help="Memory limit per worker, e.g. 4GB or 500MiB: a cell that passes it is "
+                   "'failed' and its worker replaced (process and dask executors).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds a cell may spend fitting and scoring before it is stopped as 'timeout'.")
 @click.option("--threads-per-job", type=click.IntRange(1), default=None,
@@ -147,17 +154,27 @@ def default_datasets(registry: Any) -> list[DatasetSpec]:
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @click.option("--no-leaderboard", is_flag=True, help="Do not print the leaderboard at the end.")
 def run(detectors: str | None, datasets: str | None, dataset_file: tuple[str, ...], label_column: str,
-        seeds: str, protocol: str, store: str, jobs: int, executor: str | None, timeout: float | None,
-        threads_per_job: int | None, max_samples: int | None, force: bool, quiet: bool,
-        no_leaderboard: bool) -> None:
+        seeds: str, protocol: str, store: str, jobs: int, executor: str | None, scheduler: str | None,
+        max_memory: str | None, timeout: float | None, threads_per_job: int | None,
+        max_samples: int | None, force: bool, quiet: bool, no_leaderboard: bool) -> None:
     """Run detectors across datasets and seeds, saving every cell to the store.
 
     A rerun of the same command skips cells already finished ok and retries the others.
     The exit status is 1 when any cell failed or timed out.
     """
     from bench import data, protocols, runner
+    from bench.progress import Progress
     from bench.store import Store
 
+    if scheduler and executor not in (None, "dask"):
+        raise click.UsageError(f"--scheduler needs --executor dask, not {executor}")
+    chosen_executor = executor or ("dask" if scheduler else "process" if jobs > 1 else "serial")
+    try:
+        memory_limit = runner.parse_memory(max_memory)
+    except BenchError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-memory") from None
+    if memory_limit and executor is None and chosen_executor == "serial":
+        chosen_executor = "process"  # only a separate process can be stopped at the limit
     det_registry = plugins.get_detectors()
     ds_registry = plugins.get_datasets()
     chosen_detectors = (
@@ -203,7 +220,8 @@ def run(detectors: str | None, datasets: str | None, dataset_file: tuple[str, ..
             versions=runner.versions(),
             platform=f"{platform.platform()}; {os.cpu_count()} cpus",
             n_planned=len(cells),
-            options={"jobs": jobs, "executor": executor, "timeout": timeout, "force": force,
+            options={"jobs": jobs, "executor": chosen_executor, "scheduler": scheduler,
+                     "timeout": timeout, "max_memory": memory_limit, "force": force,
                      "max_samples": max_samples, "threads_per_job": threads_per_job},
         )
         db.plan_run(run_id, cells)
@@ -213,7 +231,6 @@ def run(detectors: str | None, datasets: str | None, dataset_file: tuple[str, ..
                        f"{len(seed_list)} seeds); {skipped} already ok in {store}; running {len(todo)}",
                        err=True)
         counts = {"ok": 0, "failed": 0, "timeout": 0}
-        chosen_executor = executor or ("process" if jobs > 1 else "serial")
         records = runner.execute(
             todo,
             executor=chosen_executor,
@@ -221,12 +238,14 @@ def run(detectors: str | None, datasets: str | None, dataset_file: tuple[str, ..
             plugins_dirs=plugins.plugins_dirs_loaded(),
             timeout=timeout,
             threads=threads_per_job,
+            max_memory=memory_limit,
+            scheduler=scheduler,
         )
-        for i, record in enumerate(records, 1):
-            db.append(record, run_id)
-            counts[record["status"]] += 1
-            if not quiet:
-                click.echo(_progress_line(i, len(todo), record), err=True)
+        with Progress(len(todo), quiet=quiet, stream=sys.stderr) as progress:
+            for record in records:
+                db.append(record, run_id)
+                counts[record["status"]] += 1
+                progress.update(record)
         db.finish_run(run_id)
         if not no_leaderboard and not quiet:
             from bench import leaderboard
@@ -240,14 +259,6 @@ def run(detectors: str | None, datasets: str | None, dataset_file: tuple[str, ..
     click.echo(summary, err=True)
     if bad:
         raise click.exceptions.Exit(1)
-
-
-def _progress_line(i: int, total: int, record: dict[str, Any]) -> str:
-    head = f"[{i}/{total}] {record['status']:<7} {record['detector']} on {record['dataset']} " \
-           f"({record['protocol']}, seed {record['seed']})"
-    if record["status"] == "ok":
-        return f"{head}  auroc {record['auroc']:.3f}  fit {record['fit_s']:.2f}s  score {record['score_s']:.2f}s"
-    return f"{head}  {record.get('error')}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,8 +6,10 @@ isolated: an exception, bad scores, a timeout or a dead worker process make that
 or ``timeout`` with a reason, and the run goes on.
 
 Executors: ``serial`` runs cells in this process (timeouts through SIGALRM, best effort);
-``process`` runs them in worker processes that are killed and replaced on timeout or crash.
-Cells travel to workers by name; workers load the same plugins (``--plugins-dir`` included).
+``process`` runs them in worker processes that are killed and replaced on timeout, crash or when
+they pass the memory limit; ``dask`` (bench.executors_dask) sends cells to a Dask cluster, where
+each Dask worker runs them in the same kind of replaceable process. Cells travel to workers by
+name; workers load the same plugins (``--plugins-dir`` included).
 """
 
 from __future__ import annotations
@@ -29,7 +31,33 @@ from typing import Any
 from bench.errors import BenchError, DetectorError
 from bench.registry import DatasetSpec, DetectorSpec
 
-EXECUTORS = ("serial", "process")
+EXECUTORS = ("serial", "process", "dask")
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
+          "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_memory(text: str | int | None) -> int | None:
+    """``"4GB"``, ``"500MiB"``, ``"2e9"`` -> bytes (``None`` or ``""`` -> no limit)."""
+    if text is None or text == "":
+        return None
+    if isinstance(text, int):
+        return text
+    import re
+
+    match = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([a-z]*)\s*", str(text).lower())
+    if not match or match.group(2) not in _UNITS:
+        raise BenchError(f"{text!r} is not a memory size (e.g. 4GB, 500MB, 2GiB)")
+    value = int(float(match.group(1)) * _UNITS[match.group(2)])
+    if value <= 0:
+        raise BenchError(f"{text!r}: the memory limit must be positive")
+    return value
+
+
+def format_memory(n_bytes: float) -> str:
+    for unit, size in (("GB", 10**9), ("MB", 10**6)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:.3g} {unit}"
+    return f"{n_bytes / 10**3:.3g} kB"
 
 
 @dataclass(frozen=True)
@@ -268,7 +296,16 @@ class _Worker:
             )
         record["wall_s"] = time.perf_counter() - started
         record["finished_at"] = now()
+        record["worker_maxrss_mb"] = _maxrss_mb()  # this process's peak so far (not stored)
         return record
+
+
+def _maxrss_mb() -> float | None:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
 def _shrink_for_warmup(det: Any) -> Any:
@@ -412,9 +449,18 @@ def _worker_main(conn: Any, plugins_dirs: list[str], threads: int | None, env: d
 
 
 class _Slot:
-    def __init__(self, ctx: Any, args: tuple[Any, ...]) -> None:
-        self.ctx, self.args = ctx, args
+    """One worker process and the cell it is running; killed and replaced when that cell fails it.
+
+    Used by the process executor (one slot per job) and inside each Dask worker.
+    """
+
+    #: seconds between two looks at a busy worker's memory when a limit is set
+    MEMORY_POLL = 0.05
+
+    def __init__(self, ctx: Any, args: tuple[Any, ...], max_memory: int | None = None) -> None:
+        self.ctx, self.args, self.max_memory = ctx, args, max_memory
         self.cell: Cell | None = None
+        self.timeout: float | None = None
         self.deadline: float | None = None
         self._start()
 
@@ -424,6 +470,7 @@ class _Slot:
         self.proc = self.ctx.Process(target=_worker_main, args=(child, *self.args), daemon=True)
         self.proc.start()
         child.close()
+        self._ps: Any = None
 
     def restart(self) -> None:
         self.kill()
@@ -435,6 +482,107 @@ class _Slot:
         self.proc.join(5)
         self.conn.close()
 
+    def stop(self) -> None:
+        """Ask an idle worker to exit, then make sure it has."""
+        try:
+            if self.cell is None and self.proc.is_alive():
+                self.conn.send(None)
+                self.proc.join(2)
+        except OSError:
+            pass
+        self.kill()
+
+    def assign(self, cell: Cell, timeout: float | None) -> None:
+        self.cell, self.timeout = cell, timeout
+        # The worker stops the cell itself after `timeout` s of fit and score; the driver kills it
+        # when that fails (a detector stuck in C code), leaving time for loading and warm-up.
+        self.deadline = time.monotonic() + timeout + 30 if timeout else None
+        self.conn.send((cell, timeout))
+
+    def waitables(self) -> list[Any]:
+        return [self.conn, self.proc.sentinel]
+
+    def wait_for(self) -> float | None:
+        """Seconds until this slot needs looking at even if its worker says nothing."""
+        limits = []
+        if self.deadline is not None:
+            limits.append(max(0.0, self.deadline - time.monotonic()))
+        if self.max_memory:
+            limits.append(self.MEMORY_POLL)
+        return min(limits) if limits else None
+
+    def rss(self) -> int:
+        import psutil
+
+        try:
+            if self._ps is None or self._ps.pid != self.proc.pid:
+                self._ps = psutil.Process(self.proc.pid)
+            return int(self._ps.memory_info().rss)
+        except psutil.Error:
+            return 0
+
+    def poll(self, ready: Iterable[Any]) -> dict[str, Any] | None:
+        """The busy cell's record if it has one now (finished, crashed, too slow or too big).
+
+        A worker that crashed, timed out or passed the memory limit is replaced.
+        """
+        cell = self.cell
+        assert cell is not None
+        ready = list(ready)
+        record = None
+        if self.conn in ready:
+            try:
+                record = self.conn.recv()
+            except (EOFError, OSError):
+                record = None
+        if record is None and (self.conn in ready or self.proc.sentinel in ready):
+            self.proc.join(5)
+            record = _failed(cell, f"worker process died ({_exit_reason(self.proc.exitcode)}) "
+                             f"while running detector {cell.detector!r} on {cell.dataset!r}")
+            self.restart()
+        elif record is None and self.deadline is not None and time.monotonic() >= self.deadline:
+            record = _failed(cell, f"cell exceeded the timeout of {self.timeout:g} s", "timeout")
+            self.restart()
+        elif record is None and self.max_memory and (rss := self.rss()) > self.max_memory:
+            record = _failed(cell, f"cell exceeded the memory limit of "
+                             f"{format_memory(self.max_memory)} (worker resident memory reached "
+                             f"{format_memory(rss)}); worker replaced")
+            self.restart()
+        if record is not None:
+            self.cell = None
+        return record
+
+    def run(self, cell: Cell, timeout: float | None) -> dict[str, Any]:
+        """Run one cell in this slot's worker and wait for its record."""
+        from multiprocessing.connection import wait
+
+        if not self.proc.is_alive():
+            self.restart()
+        self.assign(cell, timeout)
+        while True:
+            record = self.poll(wait(self.waitables(), self.wait_for()))
+            if record is not None:
+                return record
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is None or code >= 0:
+        return f"exit code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    hint = ": perhaps the out-of-memory killer" if -code == signal.SIGKILL else ""
+    return f"exit code {code}, killed by {name}{hint}"
+
+
+def worker_args(plugins_dirs: Iterable[str], threads: int,
+                env: dict[str, str] | None = None) -> tuple[Any, ...]:
+    """What a worker process needs: plugin dirs, thread limit, BENCH_* environment."""
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if k.startswith("BENCH_")}
+    return (list(plugins_dirs), threads, env)
+
 
 def run_processes(
     cells: Iterable[Cell],
@@ -443,64 +591,33 @@ def run_processes(
     plugins_dirs: Iterable[str] = (),
     timeout: float | None = None,
     threads: int | None = None,
+    max_memory: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Run cells in ``jobs`` worker processes; a timed-out or crashed worker is replaced."""
+    """Run cells in ``jobs`` worker processes; a timed-out, crashed or too big worker is replaced."""
     from multiprocessing.connection import wait
 
     pending = list(cells)[::-1]
     if not pending:
         return
     ctx = multiprocessing.get_context("spawn")
-    env = {k: v for k, v in os.environ.items() if k.startswith("BENCH_")}
-    args = (list(plugins_dirs), threads or default_threads(jobs), env)
-    slots = [_Slot(ctx, args) for _ in range(min(jobs, len(pending)))]
+    args = worker_args(plugins_dirs, threads or default_threads(jobs))
+    slots = [_Slot(ctx, args, max_memory) for _ in range(min(jobs, len(pending)))]
     try:
         for slot in slots:
-            _assign(slot, pending, timeout)
+            slot.assign(pending.pop(), timeout)
         while any(slot.cell is not None for slot in slots):
             busy = [s for s in slots if s.cell is not None]
-            deadlines = [s.deadline for s in busy if s.deadline is not None]
-            wait_for = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
-            ready = wait([s.conn for s in busy] + [s.proc.sentinel for s in busy], wait_for)
+            waits = [w for s in busy if (w := s.wait_for()) is not None]
+            ready = wait([x for s in busy for x in s.waitables()], min(waits) if waits else None)
             for slot in busy:
-                cell = slot.cell
-                assert cell is not None
-                record = None
-                if slot.conn in ready:
-                    try:
-                        record = slot.conn.recv()
-                    except (EOFError, OSError):
-                        record = None
-                if record is None and (slot.conn in ready or slot.proc.sentinel in ready):
-                    slot.proc.join(5)
-                    record = _failed(cell, f"worker process died (exit code {slot.proc.exitcode}) "
-                                     f"while running detector {cell.detector!r} on {cell.dataset!r}")
-                    slot.restart()
-                elif record is None and slot.deadline is not None and time.monotonic() >= slot.deadline:
-                    record = _failed(cell, f"cell exceeded the timeout of {timeout:g} s", "timeout")
-                    slot.restart()
+                record = slot.poll(ready)
                 if record is not None:
-                    slot.cell = None
                     yield record
-                    _assign(slot, pending, timeout)
+                    if pending:
+                        slot.assign(pending.pop(), timeout)
     finally:
         for slot in slots:
-            try:
-                if slot.cell is None and slot.proc.is_alive():
-                    slot.conn.send(None)
-                    slot.proc.join(2)
-            except OSError:
-                pass
-            slot.kill()
-
-
-def _assign(slot: _Slot, pending: list[Cell], timeout: float | None) -> None:
-    if pending:
-        slot.cell = pending.pop()
-        # The worker stops the cell itself after `timeout` s of fit and score; the driver kills it
-        # when that fails (a detector stuck in C code), leaving time for loading and warm-up.
-        slot.deadline = time.monotonic() + timeout + 30 if timeout else None
-        slot.conn.send((slot.cell, timeout))
+            slot.stop()
 
 
 def _failed(cell: Cell, message: str, status: str = "failed") -> dict[str, Any]:
@@ -517,14 +634,31 @@ def execute(
     plugins_dirs: Iterable[str] = (),
     timeout: float | None = None,
     threads: int | None = None,
+    max_memory: int | str | None = None,
+    scheduler: str | None = None,
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Run ``cells`` with the chosen executor, yielding one record per cell as it finishes."""
+    """Run ``cells`` with the chosen executor, yielding one record per cell as it finishes.
+
+    ``max_memory`` (bytes or ``"4GB"``) limits each worker's resident memory; the serial
+    executor cannot enforce it and refuses it. ``scheduler`` is a Dask scheduler address.
+    """
+    limit = parse_memory(max_memory)
+    if scheduler and executor != "dask":
+        raise BenchError(f"a scheduler address needs the dask executor, not {executor!r}")
     if executor == "serial":
+        if limit:
+            raise BenchError("the serial executor cannot enforce a memory limit: use "
+                             "--executor process (or --jobs 2 or more)")
         records = run_serial(cells, plugins_dirs=plugins_dirs, timeout=timeout, threads=threads)
     elif executor == "process":
         records = run_processes(cells, jobs=jobs, plugins_dirs=plugins_dirs, timeout=timeout,
-                                threads=threads)
+                                threads=threads, max_memory=limit)
+    elif executor == "dask":
+        from bench.executors_dask import run_dask
+
+        records = run_dask(cells, jobs=jobs, scheduler=scheduler, plugins_dirs=plugins_dirs,
+                           timeout=timeout, threads=threads, max_memory=limit)
     else:
         raise BenchError(f"unknown executor {executor!r} (choose from {', '.join(EXECUTORS)})")
     for record in records:

@@ -1,0 +1,145 @@
+"""The ``dask`` executor: cells run on a Dask distributed cluster; only the driver writes the store.
+
+Each cell travels by name (a :class:`bench.runner.Cell`) to a Dask worker. The worker does not run
+the detector in its own process: it hands the cell to a child process of its own (the same
+:class:`bench.runner._Slot` the process executor uses), which loads the plugins and the dataset
+from the cache, and which is killed and replaced when the cell times out, crashes it or passes
+the memory limit. So a bad detector costs one cell, never a Dask worker, and its reason is the
+same as with ``--executor process``. Dask is imported only when this executor is chosen.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from bench.errors import BenchError
+from bench.runner import Cell, _failed, _Slot, default_threads, worker_args
+
+#: environment forwarded to workers on a remote cluster: names, not paths of the driver's machine
+REMOTE_ENV = ("BENCH_LOAD_PLUGINS", "BENCH_TRACE_PLUGINS")
+
+# -- inside a Dask worker ------------------------------------------------------------------------
+
+_idle: dict[tuple[Any, ...], list[_Slot]] = {}
+_lock = threading.Lock()
+
+
+def _take_slot(args: tuple[Any, ...], max_memory: int | None) -> _Slot:
+    key = (repr(args), max_memory)
+    with _lock:
+        pool = _idle.setdefault(key, [])
+        if pool:
+            return pool.pop()
+    ctx = multiprocessing.get_context("spawn")
+    me = multiprocessing.current_process()
+    # Dask's nanny starts workers as daemonic processes (distributed.worker.daemon), and
+    # multiprocessing refuses children to those. The child is ours: it exits when its pipe to
+    # this worker closes, and we kill it when the cell fails it.
+    if me._config.get("daemon"):  # type: ignore[attr-defined]
+        me._config["daemon"] = False  # type: ignore[attr-defined]
+    return _Slot(ctx, args, max_memory)
+
+
+def run_cell(cell: Cell, timeout: float | None, max_memory: int | None,
+             plugins_dirs: list[str], threads: int | None, env: dict[str, str]) -> dict[str, Any]:
+    """The Dask task: run ``cell`` in a replaceable child of this worker and return its record."""
+    missing = [d for d in plugins_dirs if not os.path.isdir(d)]
+    if missing:
+        return _failed(cell, f"plugins dir {missing[0]} does not exist on Dask worker "
+                       f"{os.uname().nodename} (share it at the same path, or install the plugin)")
+    args = worker_args(plugins_dirs, threads or 1, env)
+    slot = _take_slot(args, max_memory)
+    try:
+        record = slot.run(cell, timeout)
+    except BaseException:
+        slot.kill()
+        raise
+    with _lock:
+        _idle[(repr(args), max_memory)].append(slot)
+    return record
+
+
+def close_slots() -> int:
+    """Stop this worker's child processes (called on every worker at the end of a run)."""
+    with _lock:
+        slots = [slot for pool in _idle.values() for slot in pool]
+        _idle.clear()
+    for slot in slots:
+        slot.stop()
+    return len(slots)
+
+
+# -- the driver ----------------------------------------------------------------------------------
+
+
+def run_dask(
+    cells: Iterable[Cell],
+    *,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    plugins_dirs: Iterable[str] = (),
+    timeout: float | None = None,
+    threads: int | None = None,
+    max_memory: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Run cells on the cluster at ``scheduler``, or on a LocalCluster of ``jobs`` workers."""
+    cells = list(cells)
+    if not cells:
+        return
+    try:
+        import dask
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:
+        raise BenchError("--executor dask needs Dask distributed: pip install "
+                         "'anomaly-bench[dask]' (or 'dask[distributed]')") from exc
+
+    dirs = [os.path.abspath(d) for d in plugins_dirs]
+    cluster = None
+    if scheduler:
+        env = {k: v for k in REMOTE_ENV if (v := os.environ.get(k)) is not None}
+        try:
+            client = Client(scheduler)  # waits distributed.comm.timeouts.connect
+        except (OSError, TimeoutError) as exc:
+            raise BenchError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+    else:
+        env = {k: v for k, v in os.environ.items() if k.startswith("BENCH_")}
+        threads = threads or default_threads(jobs)
+        with dask.config.set({"distributed.worker.daemon": False}):
+            cluster = LocalCluster(
+                n_workers=jobs,
+                threads_per_worker=1,
+                processes=True,
+                memory_limit=max_memory or "auto",
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+        client = Client(cluster)
+    futures: dict[Any, Cell] = {}
+    try:
+        futures = {
+            client.submit(run_cell, cell, timeout, max_memory, dirs, threads, env, pure=False): cell
+            for cell in cells
+        }
+        for future in as_completed(futures):
+            cell = futures.pop(future)
+            try:
+                record = future.result()
+            except Exception as exc:  # the Dask worker itself died or left
+                record = _failed(cell, f"Dask worker lost while running detector {cell.detector!r} "
+                                 f"on {cell.dataset!r}: {type(exc).__name__}: {exc}")
+            yield record
+    finally:
+        if futures:
+            client.cancel(list(futures))
+        try:
+            client.run(close_slots)
+        except Exception:  # workers already gone
+            pass
+        client.close()
+        if cluster is not None:
+            cluster.close()
