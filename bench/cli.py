@@ -418,12 +418,48 @@ def _write(text: str, output: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "html", "latex", "json"]),
               default="markdown", show_default=True)
 @click.option("--protocol", default=None, help="Only this protocol.")
+@click.option("--by", type=click.Choice(["detector", "family"]), default="detector", show_default=True,
+              help="Rank detectors, or detector families (all their cells pooled per dataset).")
+@click.option("--reference", default=None, metavar="NAME",
+              help="Add wins/ties/losses against this detector (or family), paired over datasets.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to a file.")
-def leaderboard(store: str, metric: str, fmt: str, protocol: str | None, output: str | None) -> None:
-    """Ranked table: mean ± std over seeds per dataset, average rank and metric per detector."""
+def leaderboard(store: str, metric: str, fmt: str, protocol: str | None, by: str,
+                reference: str | None, output: str | None) -> None:
+    """Ranked table: mean ± std over seeds per dataset, average rank and metric per detector.
+
+    Also median fit/score time and peak memory, and completeness (cells ok / cells planned),
+    with failed, timed-out and never-run cells counted.
+    """
     from bench import leaderboard as lb
 
-    _write(lb.render(_load_cells(store, protocol), metric, fmt), output)
+    cells, planned = lb.load(store, protocol)
+    try:
+        text = lb.render(cells, metric, fmt, by=by, planned=planned, reference=reference)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--reference") from None
+    _write(text, output)
+
+
+@cli.command()
+@click.option("--store", default="bench-results.sqlite", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to write into (created if missing).")
+@click.option("--format", "fmt", type=click.Choice(["html", "latex"]), default="html", show_default=True,
+              help="html: index.html with PNG figures beside it; latex: tables.tex (booktabs).")
+@click.option("--metric", type=click.Choice(["auroc", "auprc"]), default="auroc", show_default=True)
+@click.option("--posthoc", type=click.Choice(["nemenyi", "wilcoxon"]), default="nemenyi",
+              show_default=True, help="Post-hoc test after Friedman (wilcoxon: Holm-corrected).")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
+              show_default=True, help="Significance level.")
+def report(store: str, out_dir: str, fmt: str, metric: str, posthoc: str, alpha: float) -> None:
+    """A static report of STORE: leaderboard, statistics, figures, failures, provenance.
+
+    The HTML report opens offline: index.html and its PNG figures, nothing from the network.
+    """
+    from bench import report as rep
+
+    path = rep.build(store, out_dir, fmt=fmt, metric=metric, posthoc=posthoc, alpha=alpha)
+    click.echo(f"wrote {path}", err=True)
 
 
 EXPORT_COLUMNS = ["detector", "dataset", "protocol", "seed", "status", "auroc", "auprc", "fit_s",

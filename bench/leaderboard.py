@@ -1,129 +1,257 @@
-"""Leaderboards: pure functions from the store's DataFrame to ranked tables.
+"""Leaderboards: pure functions from the store's DataFrames to ranked tables.
 
-``per_dataset`` gives one row per (protocol, detector, dataset): the metric's mean and standard
-deviation over seeds, with the count of cells that finished and failed. ``summary`` gives one row
-per (protocol, detector): average metric over datasets, average rank (rank 1 = best on a dataset,
-ties averaged; a detector with no result on a dataset takes the last rank there, so failures are
-never averaged away), median fit and score seconds, median peak memory, and completeness.
+``per_dataset`` gives one row per (protocol, detector, dataset): AUROC and AUPRC mean and standard
+deviation over seeds, median fit and score seconds and peak memory, and the count of cells that
+finished ok, failed (or timed out), were planned but never ran, and were planned in all.
+
+``summary`` gives one row per (protocol, detector): average rank over datasets (rank 1 = best on a
+dataset, ties averaged; a detector without a result on a dataset shares the last ranks there, so a
+failure is never averaged away), average AUROC and AUPRC over the datasets it finished, median fit
+and score seconds and peak memory over its ok cells, and completeness (cells ok / cells planned).
+With ``reference=NAME`` it adds wins, ties and losses against that detector, paired over the
+datasets where both have a result (a tie: means within :data:`TIE_TOLERANCE`).
+
+``by="family"`` ranks detector families instead: a family's score on a dataset is the mean over
+all ok cells (every member detector and seed) on that dataset.
+
+"Planned" comes from the store's ``planned`` table (every cell any run set out to compute), so a
+grid that was interrupted shows as incomplete rather than as a smaller whole.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 METRICS = ("auroc", "auprc")
 FORMATS = ("markdown", "csv", "html", "latex", "json")
+BY = ("detector", "family")
+#: Two means closer than this count as a tie in win/tie/loss counts (the tables show 3 decimals).
+TIE_TOLERANCE = 5e-4
 
 
-def per_dataset(cells: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
-    """Mean and std over seeds for each protocol, detector and dataset."""
+def load(store: str | Path, protocol: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The cells and the planned cells of an existing store, optionally of one protocol."""
+    from bench.store import Store
+
+    with Store(store, create=False) as db:
+        cells = db.query(protocol=protocol)
+        sql = "SELECT DISTINCT key, detector, dataset, protocol, seed FROM planned"
+        params: list[Any] = []
+        if protocol is not None:
+            sql += " WHERE protocol = ?"
+            params.append(protocol)
+        planned = pd.read_sql_query(sql, db.conn, params=params)
+    return cells, planned
+
+
+def _check(metric: str, by: str) -> None:
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r} (choose from {', '.join(METRICS)})")
-    keys = ["protocol", "detector", "dataset"]
-    if cells.empty:
-        return pd.DataFrame(columns=[*keys, f"{metric}_mean", f"{metric}_std", "n_ok", "n_failed"])
-    ok = cells["status"] == "ok"
-    grouped = cells.assign(_ok=ok, _bad=~ok).groupby(keys, sort=True)
-    out = grouped.agg(
-        n_ok=("_ok", "sum"),
-        n_failed=("_bad", "sum"),
+    if by not in BY:
+        raise ValueError(f"unknown grouping {by!r} (choose from {', '.join(BY)})")
+
+
+def grid(cells: pd.DataFrame, planned: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every planned cell: the stored row, or a row with status ``missing`` if it never ran."""
+    if planned is None or planned.empty:
+        return cells
+    missing = planned[~planned["key"].isin(cells["key"])].drop_duplicates("key")
+    if missing.empty:
+        return cells
+    families = dict(zip(cells["detector"], cells["family"], strict=True)) if len(cells) else {}
+    missing = missing.assign(
+        status="missing",
+        family=[families.get(d, "unknown") for d in missing["detector"]],
     )
-    good = cells[ok].groupby(keys)
+    frames = [f for f in (cells, missing) if len(f)]
+    return pd.concat(frames, ignore_index=True, sort=False)
+
+
+def per_dataset(cells: pd.DataFrame, metric: str = "auroc", *, by: str = "detector",
+                planned: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Mean and std over seeds (and, by family, over member detectors) per dataset."""
+    _check(metric, by)
+    keys = ["protocol", by, "dataset"]
+    columns = [*keys, "auroc_mean", "auroc_std", "auprc_mean", "auprc_std", "fit_s", "score_s",
+               "peak_mem_mb", "max_samples", "n_ok", "n_failed", "n_missing", "n_planned"]
+    frame = grid(cells, planned)
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    status = frame["status"]
+    counts = frame.assign(
+        _ok=status == "ok",
+        _bad=status.isin(["failed", "timeout"]),
+        _missing=status == "missing",
+    ).groupby(keys, sort=True).agg(
+        n_ok=("_ok", "sum"), n_failed=("_bad", "sum"), n_missing=("_missing", "sum"),
+        n_planned=("status", "size"),
+    )
+    good = frame[status == "ok"].groupby(keys)
     stats = pd.DataFrame(
         {
-            f"{metric}_mean": good[metric].mean(),
-            f"{metric}_std": good[metric].std(ddof=0),
-            "auprc_mean" if metric == "auroc" else "auroc_mean": good[
-                "auprc" if metric == "auroc" else "auroc"
-            ].mean(),
+            "auroc_mean": good["auroc"].mean(),
+            "auroc_std": good["auroc"].std(ddof=0),
+            "auprc_mean": good["auprc"].mean(),
+            "auprc_std": good["auprc"].std(ddof=0),
             "fit_s": good["fit_s"].median(),
             "score_s": good["score_s"].median(),
             "peak_mem_mb": good["peak_mem_mb"].median(),
+            "max_samples": good["max_samples"].max() if "max_samples" in frame else math.nan,
         }
     )
-    out = out.join(stats, how="left").reset_index()
-    out["n_ok"] = out["n_ok"].astype(int)
-    out["n_failed"] = out["n_failed"].astype(int)
-    return out
+    out = counts.join(stats, how="left").reset_index()
+    for column in ("n_ok", "n_failed", "n_missing", "n_planned"):
+        out[column] = out[column].astype(int)
+    return out[columns]
 
 
-def ranks(table: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
-    """Rank detectors within each (protocol, dataset); missing results take the last rank."""
+def ranks(table: pd.DataFrame, metric: str = "auroc", *, by: str = "detector") -> pd.DataFrame:
+    """Rank within each (protocol, dataset), 1 = best, ties averaged; no result = last ranks."""
     column = f"{metric}_mean"
-    frames = []
-    for (_protocol, _dataset), group in table.groupby(["protocol", "dataset"], sort=True):
-        values = group[column]
-        rank = values.rank(ascending=False, method="average")
-        rank = rank.fillna(len(group))
-        frames.append(group.assign(rank=rank))
-    if not frames:
+    if table.empty:
         return table.assign(rank=pd.Series(dtype=float))
-    return pd.concat(frames)
+    rank = table.groupby(["protocol", "dataset"], sort=False)[column].rank(
+        ascending=False, method="average", na_option="bottom")
+    return table.assign(rank=rank.astype(float))
 
 
-def summary(cells: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
-    """One row per protocol and detector, sorted by average rank."""
-    table = ranks(per_dataset(cells, metric), metric)
-    columns = ["protocol", "detector", "avg_rank", f"avg_{metric}", "n_datasets",
-               "fit_s_median", "score_s_median", "peak_mem_mb_median", "cells_ok", "cells_total",
-               "completeness"]
+def win_tie_loss(table: pd.DataFrame, reference: str, metric: str = "auroc", *,
+                 by: str = "detector", tolerance: float = TIE_TOLERANCE) -> pd.DataFrame:
+    """Per (protocol, key): datasets where its mean beats, ties or loses to ``reference``'s."""
+    column = f"{metric}_mean"
+    rows = []
+    for protocol, group in table.groupby("protocol", sort=True):
+        wide = group.pivot_table(index="dataset", columns=by, values=column, aggfunc="first",
+                                  dropna=False)
+        if reference not in wide.columns:
+            raise ValueError(f"reference {reference!r} has no results in protocol {protocol!r}; "
+                             f"choose from {', '.join(map(str, wide.columns))}")
+        ref = wide[reference]
+        for key in wide.columns:
+            paired = wide[[key]].assign(_ref=ref).dropna()
+            diff = paired[key] - paired["_ref"]
+            rows.append({"protocol": protocol, by: key,
+                         "wins": int((diff > tolerance).sum()),
+                         "ties": int((diff.abs() <= tolerance).sum()),
+                         "losses": int((diff < -tolerance).sum())})
+    return pd.DataFrame(rows, columns=["protocol", by, "wins", "ties", "losses"])
+
+
+def summary(cells: pd.DataFrame, metric: str = "auroc", *, by: str = "detector",
+            planned: pd.DataFrame | None = None, reference: str | None = None) -> pd.DataFrame:
+    """One row per protocol and detector (or family), sorted by average rank."""
+    table = ranks(per_dataset(cells, metric, by=by, planned=planned), metric, by=by)
+    columns = ["protocol", by, "avg_rank", "avg_auroc", "avg_auprc", "n_datasets",
+               "fit_s_median", "score_s_median", "peak_mem_mb_median", "cells_ok", "cells_failed",
+               "cells_planned", "completeness"]
+    if by == "family":
+        columns.insert(2, "n_detectors")
+    if reference is not None:
+        columns += ["wins", "ties", "losses"]
     if table.empty:
         return pd.DataFrame(columns=columns)
     ok_cells = cells[cells["status"] == "ok"]
+    detectors_per = grid(cells, planned).groupby(["protocol", by])["detector"].nunique()
     rows = []
-    for (protocol, detector), group in table.groupby(["protocol", "detector"], sort=True):
-        mine = ok_cells[(ok_cells["protocol"] == protocol) & (ok_cells["detector"] == detector)]
-        total = int(group["n_ok"].sum() + group["n_failed"].sum())
+    for (protocol, key), group in table.groupby(["protocol", by], sort=True):
+        mine = ok_cells[(ok_cells["protocol"] == protocol) & (ok_cells[by] == key)]
+        planned_n = int(group["n_planned"].sum())
         rows.append(
             {
                 "protocol": protocol,
-                "detector": detector,
+                by: key,
+                "n_detectors": int(detectors_per.get((protocol, key), 0)),
                 "avg_rank": float(group["rank"].mean()),
-                f"avg_{metric}": float(group[f"{metric}_mean"].mean()),
+                "avg_auroc": float(group["auroc_mean"].mean()),
+                "avg_auprc": float(group["auprc_mean"].mean()),
                 "n_datasets": int(group[f"{metric}_mean"].notna().sum()),
                 "fit_s_median": float(mine["fit_s"].median()) if len(mine) else math.nan,
                 "score_s_median": float(mine["score_s"].median()) if len(mine) else math.nan,
                 "peak_mem_mb_median": float(mine["peak_mem_mb"].median()) if len(mine) else math.nan,
                 "cells_ok": int(group["n_ok"].sum()),
-                "cells_total": total,
-                "completeness": int(group["n_ok"].sum()) / total if total else math.nan,
+                "cells_failed": int(group["n_failed"].sum()),
+                "cells_planned": planned_n,
+                "completeness": int(group["n_ok"].sum()) / planned_n if planned_n else math.nan,
             }
         )
-    out = pd.DataFrame(rows, columns=columns)
-    return out.sort_values(["protocol", "avg_rank", "detector"]).reset_index(drop=True)
+    out = pd.DataFrame(rows)
+    if reference is not None:
+        wtl = win_tie_loss(table, reference, metric, by=by)
+        out = out.merge(wtl, on=["protocol", by], how="left")
+    out = out.reindex(columns=columns)
+    return out.sort_values(["protocol", "avg_rank", by]).reset_index(drop=True)
 
 
-def matrix(cells: pd.DataFrame, metric: str = "auroc", protocol: str | None = None) -> pd.DataFrame:
-    """Datasets x detectors of "mean ± std" strings (``failed`` where no seed finished)."""
-    table = per_dataset(cells, metric)
+def completeness(cells: pd.DataFrame, planned: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Counts over the whole grid: planned, ok, failed, timeout, never ran; and the ratio."""
+    frame = grid(cells, planned)
+    counts = frame["status"].value_counts() if len(frame) else pd.Series(dtype=int)
+    total = int(len(frame))
+    ok = int(counts.get("ok", 0))
+    return {
+        "cells_planned": total,
+        "cells_ok": ok,
+        "cells_failed": int(counts.get("failed", 0)),
+        "cells_timeout": int(counts.get("timeout", 0)),
+        "cells_missing": int(counts.get("missing", 0)),
+        "completeness": ok / total if total else None,
+    }
+
+
+def completeness_line(info: dict[str, Any]) -> str:
+    ratio = info["completeness"]
+    pct = "—" if ratio is None else f"{100 * ratio:.1f}%"
+    return (f"Completeness: {info['cells_ok']} of {info['cells_planned']} planned cells ok "
+            f"({pct}); {info['cells_failed']} failed, {info['cells_timeout']} timed out, "
+            f"{info['cells_missing']} not run.")
+
+
+def matrix(cells: pd.DataFrame, metric: str = "auroc", protocol: str | None = None, *,
+           by: str = "detector", planned: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Datasets x detectors of "mean ± std" strings, in leaderboard order.
+
+    A cell reads ``failed`` where no seed finished and one failed, ``not run`` where none ran,
+    and carries ``(k/n failed)`` when only some seeds failed.
+    """
+    table = per_dataset(cells, metric, by=by, planned=planned)
     if protocol is not None:
         table = table[table["protocol"] == protocol]
-    order = summary(cells[cells["protocol"] == protocol] if protocol else cells, metric)
-    detectors = list(dict.fromkeys(order["detector"]))
+        cells = cells[cells["protocol"] == protocol]
+        if planned is not None:
+            planned = planned[planned["protocol"] == protocol]
+    if table.empty:
+        return pd.DataFrame()
+    order = summary(cells, metric, by=by, planned=planned)
+    keys = list(dict.fromkeys(order[by]))
 
     def cell(row: pd.Series) -> str:
         mean, std = row[f"{metric}_mean"], row[f"{metric}_std"]
-        text = "failed" if pd.isna(mean) else f"{mean:.3f} ± {0.0 if pd.isna(std) else std:.3f}"
-        if row["n_failed"] and not pd.isna(mean):
-            text += f" ({int(row['n_failed'])} failed)"
+        if pd.isna(mean):
+            return "failed" if row["n_failed"] else "not run"
+        text = f"{mean:.3f} ± {0.0 if pd.isna(std) else std:.3f}"
+        if row["n_failed"]:
+            text += f" ({int(row['n_failed'])}/{int(row['n_planned'])} failed)"
         return text
 
-    if table.empty:
-        return pd.DataFrame()
     table = table.assign(text=table.apply(cell, axis=1))
-    wide = table.pivot_table(index="dataset", columns="detector", values="text", aggfunc="first")
-    return wide.reindex(columns=detectors).fillna("—")
+    wide = table.pivot_table(index="dataset", columns=by, values="text", aggfunc="first")
+    return wide.reindex(columns=keys).fillna("—")
 
 
 def failures(cells: pd.DataFrame) -> pd.DataFrame:
+    """Cells that failed or timed out, with their error text."""
+    columns = ["protocol", "detector", "dataset", "seed", "status", "error"]
+    if cells.empty:
+        return pd.DataFrame(columns=columns)
     bad = cells[cells["status"] != "ok"]
-    return bad[["protocol", "detector", "dataset", "seed", "status", "error"]].reset_index(drop=True)
+    return bad[columns].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,6 +259,8 @@ def failures(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
     if isinstance(value, float | np.floating):
         if math.isnan(value):
             return "—"
@@ -144,71 +274,98 @@ def to_markdown(frame: pd.DataFrame, index: bool = False) -> str:
     header = [str(c) for c in frame.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(_fmt(v).replace("|", "\\|") for v in row) + " |")
+        lines.append("| " + " | ".join(_fmt(v).replace("|", "\\|").replace("\n", " ")
+                                       for v in row) + " |")
     return "\n".join(lines)
 
 
-def to_latex(frame: pd.DataFrame, index: bool = False, caption: str = "") -> str:
+def latex_escape(text: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"),
+                 ("#", r"\#"), ("$", r"\$"), ("{", r"\{"), ("}", r"\}"), ("~", r"\~{}"),
+                 ("^", r"\^{}"), ("±", r"$\pm$"), ("—", "--")):
+        text = text.replace(a, b)
+    return text
+
+
+def to_latex(frame: pd.DataFrame, index: bool = False, caption: str = "", label: str = "") -> str:
+    """A booktabs table (needs ``\\usepackage{booktabs}``)."""
     if index:
         frame = frame.reset_index()
-
-    def esc(text: str) -> str:
-        for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"),
-                     ("#", r"\#"), ("±", r"$\pm$"), ("—", "--")):
-            text = text.replace(a, b)
-        return text
-
-    cols = "l" * len(frame.columns)
-    lines = [r"\begin{table}[t]", r"\centering", rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
-             " & ".join(esc(str(c)) for c in frame.columns) + r" \\", r"\midrule"]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    cols = "".join("r" if n else "l" for n in numeric)
+    lines = [r"\begin{table}[t]", r"\centering", r"\small", rf"\begin{{tabular}}{{{cols}}}",
+             r"\toprule", " & ".join(latex_escape(str(c)) for c in frame.columns) + r" \\",
+             r"\midrule"]
     for row in frame.itertuples(index=False):
-        lines.append(" & ".join(esc(_fmt(v)) for v in row) + r" \\")
+        lines.append(" & ".join(latex_escape(_fmt(v)) for v in row) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     if caption:
-        lines.append(rf"\caption{{{esc(caption)}}}")
+        lines.append(rf"\caption{{{latex_escape(caption)}}}")
+    if label:
+        lines.append(rf"\label{{{label}}}")
     lines.append(r"\end{table}")
     return "\n".join(lines)
 
 
-def render(cells: pd.DataFrame, metric: str = "auroc", fmt: str = "markdown") -> str:
-    """The whole leaderboard (summary, per-dataset matrix, failures) in one format."""
+def to_html(frame: pd.DataFrame, index: bool = False) -> str:
+    return frame.to_html(index=index, float_format=lambda v: _fmt(v), na_rep="—",
+                         classes="table", border=0, escape=True)
+
+
+def render(cells: pd.DataFrame, metric: str = "auroc", fmt: str = "markdown", *,
+           by: str = "detector", planned: pd.DataFrame | None = None,
+           reference: str | None = None) -> str:
+    """The whole leaderboard (completeness, summary, per-dataset matrix, failures) in one format."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
-    summ = summary(cells, metric)
-    long = per_dataset(cells, metric)
+    _check(metric, by)
+    summ = summary(cells, metric, by=by, planned=planned, reference=reference)
+    long = per_dataset(cells, metric, by=by, planned=planned)
     fails = failures(cells)
+    info = completeness(cells, planned)
     if fmt == "csv":
+        first = [by, "dataset", "protocol"]
+        long = long[first + [c for c in long.columns if c not in first]]
         return long.assign(schema_version=SCHEMA_VERSION).to_csv(index=False, float_format="%.6g")
     if fmt == "json":
         payload = {
             "schema_version": SCHEMA_VERSION,
             "metric": metric,
+            "by": by,
+            "reference": reference,
+            "completeness": info,
             "summary": _records(summ),
             "per_dataset": _records(long),
             "failures": _records(fails),
         }
         return json.dumps(payload, indent=2, default=_json_default, allow_nan=False)
-    parts = []
-    for protocol in sorted(cells["protocol"].unique()) if not cells.empty else []:
+    protocols = sorted(grid(cells, planned)["protocol"].unique()) if info["cells_planned"] else []
+    line = completeness_line(info)
+    parts: list[str] = []
+    if protocols:
+        parts += {"markdown": [line, ""], "latex": [f"% {line}", ""],
+                  "html": [f"<p class='completeness'>{line}</p>"]}[fmt]
+    vs = f", wins/ties/losses against {reference}" if reference else ""
+    for protocol in protocols:
         s = summ[summ["protocol"] == protocol].drop(columns="protocol")
-        m = matrix(cells, metric, protocol)
-        title = f"Leaderboard: {metric.upper()}, protocol {protocol}"
+        m = matrix(cells, metric, protocol, by=by, planned=planned)
+        title = f"Leaderboard: {metric.upper()}, protocol {protocol}, by {by}{vs}"
+        sub = f"{metric.upper()} per dataset (mean ± std over seeds), protocol {protocol}"
         if fmt == "markdown":
-            parts += [f"## {title}", "", to_markdown(s), "", f"### {metric.upper()} per dataset "
-                      "(mean ± std over seeds)", "", to_markdown(m, index=True), ""]
+            parts += [f"## {title}", "", to_markdown(s), "", f"### {sub}", "",
+                      to_markdown(m, index=True), ""]
         elif fmt == "latex":
-            parts += [to_latex(s, caption=title), "", to_latex(m, index=True,
-                      caption=f"{metric.upper()} per dataset, protocol {protocol}"), ""]
+            parts += [to_latex(s, caption=title), "", to_latex(m, index=True, caption=sub), ""]
         elif fmt == "html":
-            parts += [f"<h2>{title}</h2>", s.to_html(index=False, float_format="%.3f", na_rep="—"),
-                      f"<h3>{metric.upper()} per dataset</h3>", m.to_html()]
+            parts += [f"<h2>{title}</h2>", to_html(s), f"<h3>{sub}</h3>", to_html(m, index=True)]
     if not fails.empty:
+        head = f"Cells that did not finish ({len(fails)})"
         if fmt == "markdown":
-            parts += [f"### Cells that did not finish ({len(fails)})", "", to_markdown(fails), ""]
+            parts += [f"### {head}", "", to_markdown(fails), ""]
         elif fmt == "latex":
-            parts += [to_latex(fails, caption="Cells that did not finish")]
+            parts += [to_latex(fails, caption=head)]
         elif fmt == "html":
-            parts += [f"<h3>Cells that did not finish ({len(fails)})</h3>", fails.to_html(index=False)]
+            parts += [f"<h3>{head}</h3>", to_html(fails)]
     if not parts:
         return "(no results in the store)\n"
     if fmt == "html":
