@@ -1,0 +1,113 @@
+"""Leaderboard options and `bench report` on a store made by really running `bench run`."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bench.cli import cli
+
+GRID = ["--datasets", "synthetic:global,synthetic:local", "--seeds", "1,2", "-q"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    """3 classical detectors that finish, one that fails everywhere, one deep detector."""
+    path = tmp_path_factory.mktemp("report") / "r.sqlite"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["run", "--detectors", "iforest,hbos,ecod,knn[n_neighbors=5000]",
+                                 *GRID, "--store", str(path)])
+    assert result.exit_code == 1, result.output  # knn asks for more neighbours than rows
+    result = runner.invoke(cli, ["run", "--detectors", "ae[epochs=2]", "--datasets",
+                                 "synthetic:global", "--seeds", "1", "-q", "--store", str(path)])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_leaderboard_shows_completeness_and_failures(store):
+    out = invoke("leaderboard", "--store", str(store))
+    assert "Completeness: 13 of 17 planned cells ok (76.5%); 4 failed, 0 timed out, 0 not run." in out
+    assert "### Cells that did not finish (4)" in out and "n_neighbors" in out
+    assert "| knn[n_neighbors=5000] | 4.500 |" in out  # last on both datasets, tied with ae's gap
+    assert re.search(r"\| synthetic:local \| 0\.\d{3} ± 0\.\d{3} \|", out)
+    payload = json.loads(invoke("leaderboard", "--store", str(store), "--format", "json"))
+    assert payload["completeness"] == {"cells_planned": 17, "cells_ok": 13, "cells_failed": 4,
+                                       "cells_timeout": 0, "cells_missing": 0,
+                                       "completeness": 13 / 17}
+    rows = {r["detector"]: r for r in payload["summary"]}
+    assert rows["knn[n_neighbors=5000]"]["cells_failed"] == 4
+    assert rows["knn[n_neighbors=5000]"]["completeness"] == 0
+    assert rows["iforest"]["completeness"] == 1 and rows["iforest"]["n_datasets"] == 2
+    for key in ("avg_rank", "avg_auroc", "avg_auprc", "fit_s_median", "score_s_median",
+                "peak_mem_mb_median"):
+        assert rows["iforest"][key] is not None
+
+
+def test_leaderboard_counts_planned_cells_that_never_ran(store, tmp_path):
+    interrupted = tmp_path / "interrupted.sqlite"
+    shutil.copy(store, interrupted)
+    with sqlite3.connect(interrupted) as conn:  # as if the run stopped before this cell
+        conn.execute("DELETE FROM cells WHERE detector = 'iforest' AND seed = 2 "
+                     "AND dataset = 'synthetic:local'")
+    payload = json.loads(invoke("leaderboard", "--store", str(interrupted), "--format", "json"))
+    assert payload["completeness"]["cells_missing"] == 1
+    assert payload["completeness"]["cells_planned"] == 17
+    row = next(r for r in payload["summary"] if r["detector"] == "iforest")
+    assert row["cells_ok"] == 3 and row["cells_planned"] == 4 and row["completeness"] == 0.75
+
+
+def test_leaderboard_reference_by_family_and_formats(store):
+    out = invoke("leaderboard", "--store", str(store), "--reference", "iforest", "--format", "json")
+    rows = {r["detector"]: r for r in json.loads(out)["summary"]}
+    assert (rows["iforest"]["wins"], rows["iforest"]["ties"], rows["iforest"]["losses"]) == (0, 2, 0)
+    assert rows["hbos"]["wins"] + rows["hbos"]["ties"] + rows["hbos"]["losses"] == 2
+    assert rows["ae[epochs=2]"]["wins"] + rows["ae[epochs=2]"]["ties"] + rows["ae[epochs=2]"][
+        "losses"] == 1
+    assert rows["knn[n_neighbors=5000]"]["wins"] == 0  # nothing to pair
+    out = invoke("leaderboard", "--store", str(store), "--by", "family")
+    assert "by family" in out and "| classical | 4 |" in out and "| reconstruction | 1 |" in out
+    csv = invoke("leaderboard", "--store", str(store), "--format", "csv")
+    assert csv.splitlines()[0].startswith("detector,dataset,protocol,auroc_mean,auroc_std,auprc_mean")
+    for fmt in ("markdown", "html", "latex"):
+        assert "iforest" in invoke("leaderboard", "--store", str(store), "--format", fmt,
+                                   "--reference", "iforest")
+    bad = CliRunner().invoke(cli, ["leaderboard", "--store", str(store), "--reference", "nope"])
+    assert bad.exit_code == 2 and "reference 'nope'" in bad.output
+
+
+def test_html_report_images_exist_and_are_referenced(store, tmp_path):
+    out = tmp_path / "report"
+    invoke("report", "--store", str(store), "--out", str(out))
+    page = (out / "index.html").read_text(encoding="utf-8")
+    sources = re.findall(r"<img src='([^']+)'", page)
+    assert {"cd-unsupervised.png", "box-unsupervised.png", "pareto-unsupervised.png",
+            "training-curves.png"} <= set(sources)
+    for name in sources:
+        assert "/" not in name and (out / name).read_bytes()[:4] == b"\x89PNG"
+    assert {p.name for p in out.glob("*.png")} == set(sources)
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    for text in ("Completeness: 13 of 17", "Friedman chi²", "Left out of the tests",
+                 "Post-hoc p-values (Nemenyi)", "Failures (4)", "Expected n_neighbors",
+                 "bench run --detectors", "git commit", "numpy"):
+        assert text in page, text
+
+
+def test_latex_report_and_wilcoxon(store, tmp_path):
+    invoke("report", "--store", str(store), "--out", str(tmp_path), "--format", "latex",
+           "--posthoc", "wilcoxon")
+    tex = (tmp_path / "tables.tex").read_text(encoding="utf-8")
+    assert tex.count(r"\begin{tabular}") == 3 and r"\toprule" in tex
+    assert r"0.993 $\pm$" in tex or r"$\pm$" in tex
+    assert "knn[n\\_neighbors=5000]" in tex
