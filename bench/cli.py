@@ -332,6 +332,65 @@ def plugins_cmd(ctx: click.Context, show_all: bool, hook: str | None) -> None:
     click.echo(json.dumps(found, indent=2))
 
 
+@plugins_cmd.command(name="check")
+@click.argument("names", nargs=-1, required=True, shell_complete=_complete_detectors)
+@click.option("--check", "only", multiple=True, metavar="CHECK",
+              help="Run only this check (repeatable); default: all of them.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output (one object per detector).")
+def plugins_check(names: tuple[str, ...], only: tuple[str, ...], as_json: bool) -> None:
+    """Run the detector conformance checks on registered detectors NAMES.
+
+    NAMES are names, globs or NAME[param=value,...] (e.g. 'pyod_alad[epochs=5]' for a quick
+    run). Each check's result is printed; the exit status is 1 when any check failed.
+    """
+    from bench import testing
+
+    unknown = [c for c in only if c not in testing.CHECKS]
+    if unknown:
+        raise click.BadParameter(f"unknown check(s) {', '.join(unknown)}; choose from "
+                                 f"{', '.join(testing.CHECKS)}", param_hint="--check")
+    specs = plugins.get_detectors().select(names)
+    reports, failed = [], 0
+    for spec in specs:
+        if not as_json:
+            click.echo(spec.label)
+        results = []
+        for result in testing.iter_checks(spec, checks=only or None):
+            results.append(result)
+            if not as_json:
+                click.echo(f"  {result}")
+        bad = [r.check for r in results if r.status == "failed"]
+        failed += bool(bad)
+        reports.append({"detector": spec.label, "plugin": spec.plugin, "passed": not bad,
+                        "failed": bad, "results": [vars(r) for r in results]})
+        if not as_json:
+            summary = f"failed {', '.join(bad)}" if bad else "all checks passed"
+            click.echo(f"  {spec.label}: {summary}")
+    if as_json:
+        click.echo(json.dumps(reports, indent=2))
+    if failed:
+        click.echo(f"{failed} of {len(specs)} detector(s) failed a check", err=True)
+        raise click.exceptions.Exit(1)
+
+
+@plugins_cmd.command(name="new")
+@click.argument("name")
+@click.option("--dir", "directory", default=".", show_default=True,
+              type=click.Path(file_okay=False), help="Folder in which to create bench-NAME/.")
+def plugins_new(name: str, directory: str) -> None:
+    """Write a ready plugin package bench-NAME/ with a working detector NAME to fill in.
+
+    It holds pyproject.toml (the `bench` entry point), bench_NAME/ (the hook and the detector
+    class), tests/ (the conformance checks) and a README. Then: pip install -e bench-NAME.
+    """
+    from bench import scaffold
+
+    root = scaffold.new_plugin(name, directory)
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        click.echo(f"created {path}")
+    click.echo(f"next: pip install -e {root} && bench plugins check {name}", err=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # datasets
 
