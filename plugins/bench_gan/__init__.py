@@ -1,0 +1,23 @@
+"""anomaly-bench plugin: ``gan``, a GAN whose discriminator scores rows (torch)."""
+
+from bench import hookimpl
+
+
+@hookimpl
+def register_detectors(registry):
+    registry.add(
+        "gan",
+        "bench_gan.model:GANDetector",
+        family="adversarial",
+        tags=("torch",),
+        description=(
+            "GAN (MLP generator, spectral-norm MLP discriminator, instance noise, one-sided label "
+            "smoothing, broad reference negatives); score = minus the discriminator's logit, "
+            "averaged over snapshots of the discriminator taken in the second half of training."
+        ),
+        citation=(
+            "Goodfellow et al., Generative Adversarial Nets, NeurIPS 2014; Miyato et al., "
+            "Spectral Normalization for GANs, ICLR 2018; Sonderby et al., Amortised MAP "
+            "Inference for Image Super-resolution (instance noise), ICLR 2017"
+        ),
+    )

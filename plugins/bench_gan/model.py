@@ -1,0 +1,210 @@
+"""The ``gan`` detector: a GAN's discriminator as a one-class scorer; score = -logit, averaged."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections import deque
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from bench_torchkit import hidden_sizes, latent_size
+from bench_torchkit.train import Standardize, TorchDetector, mlp
+
+
+def sn_mlp(sizes: list[int], slope: float = 0.2, sn: bool = True) -> torch.nn.Sequential:
+    """An MLP of (spectrally normalised when ``sn``) ``Linear`` layers, LeakyReLU between."""
+    layers: list[torch.nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        linear = torch.nn.Linear(a, b)
+        layers.append(torch.nn.utils.parametrizations.spectral_norm(linear) if sn else linear)
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.LeakyReLU(slope))
+    return torch.nn.Sequential(*layers)
+
+
+class _GAN(torch.nn.Module):
+    def __init__(self, X: torch.Tensor, hidden: list[int], noise_dim: int, sn: bool) -> None:
+        super().__init__()
+        d = X.shape[1]
+        self.scale = Standardize(X)
+        xs = self.scale(X)
+        # box of the standardized training rows, widened by half its range on each side
+        lo, hi = xs.min(0).values, xs.max(0).values
+        width = (hi - lo).clamp_min(1.0)
+        self.register_buffer("ref_lo", lo - 0.5 * width)
+        self.register_buffer("ref_width", 2.0 * width)
+        self.noise_dim = noise_dim
+        self.generator = mlp([noise_dim, *reversed(hidden), d])
+        self.discriminator = sn_mlp([d, *hidden, 1], sn=sn)
+
+
+class GANDetector(TorchDetector):
+    """GAN anomaly detector: the discriminator's belief that a row is *not* real is its score.
+
+    A generator G (MLP, noise of width ``noise_dim``) and a discriminator D (MLP with spectral
+    normalisation) are trained with the non-saturating GAN loss on the z-scored training rows.
+    A plain GAN discriminator makes a poor one-class scorer: at equilibrium it is near 0.5
+    everywhere, and off the generator's support its output is arbitrary. Four things make it
+    rank rows by how typical they are:
+
+    * spectral normalisation (Miyato et al. 2018) keeps D Lipschitz, so its logit changes
+      smoothly with the distance from the data;
+    * instance noise (Gaussian, std ``instance_noise``, on real and fake inputs) and one-sided
+      label smoothing (real target ``1 - smoothing``) keep D from saturating;
+    * a share ``ref_fraction`` of every fake batch is drawn uniformly from the training rows'
+      bounding box widened by half its range, so D also learns to reject the space around
+      the data, not only G's current samples (D then approximates a ratio of the data density
+      to a broad reference density);
+    * the score averages ``n_snapshots`` copies of D taken at evenly spaced steps over the
+      second half of training (a snapshot ensemble), smoothing out the adversarial oscillation.
+
+    Score: ``-mean_k logit_k(x)`` over the discriminator snapshots, higher = less real.
+
+    Training has no held-out loss that ranks epochs, so early stopping is off by default
+    (``patience=None``); the held-out part's discriminator loss is kept in ``history_`` as
+    ``val_loss`` for inspection, and ``max_steps`` bounds the training time.
+
+    Parameters
+    ----------
+    hidden : discriminator hidden widths (the generator mirrors them); ``None`` = scaled to d.
+    noise_dim : generator input width; ``None`` = scaled to d.
+    instance_noise : std of the Gaussian noise added to D's inputs (standardized units).
+    smoothing : one-sided label smoothing of the real targets.
+    ref_fraction : share of each fake batch drawn from the widened bounding box.
+    n_snapshots : discriminator snapshots averaged by the score.
+    **kwargs : training parameters of :class:`bench_torchkit.train.TorchDetector`
+        (defaults here: ``epochs=300``, ``max_steps=200``, ``lr=5e-3``, ``patience=None``).
+    """
+
+    def __init__(
+        self,
+        hidden: list[int] | None = None,
+        noise_dim: int | None = None,
+        instance_noise: float = 0.1,
+        smoothing: float = 0.1,
+        ref_fraction: float = 0.75,
+        gen_target: float = 0.5,
+        dispersion: float = 0.1,
+        n_snapshots: int = 5,
+        spectral_norm: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("epochs", 300)
+        kwargs.setdefault("max_steps", 200)
+        kwargs.setdefault("lr", 5e-3)
+        kwargs.setdefault("patience", None)
+        super().__init__(**kwargs)
+        self.hidden = hidden
+        self.noise_dim = noise_dim
+        self.instance_noise = instance_noise
+        self.smoothing = smoothing
+        self.ref_fraction = ref_fraction
+        self.gen_target = gen_target
+        self.dispersion = dispersion
+        self.n_snapshots = n_snapshots
+        self.spectral_norm = spectral_norm
+
+    @classmethod
+    def test_config(cls) -> dict[str, Any]:
+        return {"epochs": 40, "max_steps": 300, "patience": None, "n_threads": 1}
+
+    # -- networks and optimisers -------------------------------------------------------------
+    def _setup(self, X: torch.Tensor) -> None:
+        self._X_setup = X
+        n_train = X.shape[0]
+        steps = max(1, n_train // self._auto_batch_size(n_train)) * int(self.epochs)
+        if self.max_steps is not None:
+            steps = min(steps, int(self.max_steps))
+        k = max(1, int(self.n_snapshots))
+        self._planned_steps = steps
+        self._snap_every = max(1, steps // (2 * k))
+        self._snapshots: deque[torch.nn.Module] = deque(maxlen=k)
+        self._step = 0
+
+    def _build(self, n_features: int) -> torch.nn.Module:
+        hidden = list(self.hidden) if self.hidden is not None else hidden_sizes(n_features)
+        noise_dim = int(self.noise_dim) if self.noise_dim else latent_size(n_features)
+        model = _GAN(self._X_setup, hidden, noise_dim, bool(self.spectral_norm))
+        del self._X_setup
+        return model
+
+    def _make_optimizers(self, model: torch.nn.Module) -> list[torch.optim.Optimizer]:
+        betas = (0.5, 0.999)
+        return [
+            torch.optim.Adam(model.discriminator.parameters(), lr=self.lr, betas=betas, foreach=True),
+            torch.optim.Adam(
+                model.generator.parameters(),
+                lr=self.lr,
+                betas=betas,
+                foreach=True,
+                weight_decay=self.weight_decay,
+            ),
+        ]
+
+    # -- training ----------------------------------------------------------------------------
+    def _fakes(self, model: _GAN, n: int) -> torch.Tensor:
+        z = torch.randn(n, model.noise_dim, device=model.ref_lo.device)
+        fake = model.generator(z)
+        n_ref = int(round(n * float(self.ref_fraction)))
+        if n_ref > 0:
+            u = torch.rand(n_ref, fake.shape[1], device=fake.device)
+            fake = torch.cat([fake[n_ref:], model.ref_lo + u * model.ref_width], dim=0)
+        return fake
+
+    def _noisy(self, x: torch.Tensor) -> torch.Tensor:
+        sigma = float(self.instance_noise)
+        return x + sigma * torch.randn_like(x) if sigma > 0 else x
+
+    def _d_loss(self, model: _GAN, xs: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        logits = model.discriminator(self._noisy(torch.cat([xs, fake], dim=0)))
+        real_logit, fake_logit = logits[: xs.shape[0]], logits[xs.shape[0] :]
+        target = torch.full_like(real_logit, 1.0 - float(self.smoothing))
+        return F.binary_cross_entropy_with_logits(
+            real_logit, target
+        ) + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
+
+    def _train_step(self, xb: torch.Tensor) -> torch.Tensor:
+        model: _GAN = self.model_
+        opt_d, opt_g = self.optimizers_
+        xs = model.scale(xb)
+        n = xs.shape[0]
+
+        opt_d.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            fake = self._fakes(model, n)
+        d_loss = self._d_loss(model, xs, fake)
+        d_loss.backward()
+        opt_d.step()
+
+        opt_g.zero_grad(set_to_none=True)
+        z = torch.randn(n, model.noise_dim, device=xs.device)
+        gen = model.generator(z)
+        g_logit = model.discriminator(self._noisy(gen))
+        g_target = torch.full_like(g_logit, float(self.gen_target))
+        g_loss = F.binary_cross_entropy_with_logits(g_logit, g_target)
+        if self.dispersion > 0:  # Fence GAN: keep the samples spread out around their centre
+            spread = (gen - gen.mean(0)).norm(dim=1).mean() / math.sqrt(gen.shape[1])
+            g_loss = g_loss + float(self.dispersion) / (spread + 1e-3)
+        g_loss.backward()
+        if self.clip_grad is not None:
+            torch.nn.utils.clip_grad_norm_(model.generator.parameters(), self.clip_grad)
+        opt_g.step()
+
+        self._step += 1
+        if self._step > self._planned_steps // 2 and self._step % self._snap_every == 0:
+            self._snapshots.append(copy.deepcopy(model.discriminator).eval())
+        return d_loss.detach() + g_loss.detach()
+
+    def _loss(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
+        """Discriminator loss on real rows ``xb`` against as many fakes (validation only)."""
+        xs = model.scale(xb)
+        return self._d_loss(model, xs, self._fakes(model, xs.shape[0]))
+
+    # -- scoring -----------------------------------------------------------------------------
+    def _score(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
+        xs = model.scale(xb)
+        discs = list(self._snapshots) or [model.discriminator]
+        logits = torch.stack([d(xs).reshape(-1) for d in discs])
+        return -logits.mean(dim=0)
