@@ -1,0 +1,24 @@
+"""anomaly-bench plugin: ``bigan``, BiGAN/EGBAD scored by reconstruction and discriminator (torch)."""
+
+from bench import hookimpl
+
+
+@hookimpl
+def register_detectors(registry):
+    registry.add(
+        "bigan",
+        "bench_bigan.model:BiGANDetector",
+        family="adversarial",
+        tags=("torch",),
+        description=(
+            "BiGAN / EGBAD: encoder E and generator G trained jointly against a discriminator on "
+            "(x, E(x)) vs (G(z), z); score A(x) = a*||x - G(E(x))||_1 + (1-a)*L_D(x) with L_D the "
+            "discriminator's cross-entropy (disc=ce) or feature-matching distance (disc=fm, "
+            "default); a=0.9."
+        ),
+        citation=(
+            "Zenati, Foo, Lecouat, Manek & Chandrasekhar, Efficient GAN-Based Anomaly Detection, "
+            "ICLR 2018 workshop; Donahue, Kraehenbuehl & Darrell, Adversarial Feature Learning, "
+            "ICLR 2017"
+        ),
+    )
