@@ -1,0 +1,24 @@
+"""anomaly-bench plugin: ``diffusion``, Diffusion Time Estimation and a DDPM variant (torch)."""
+
+from bench import hookimpl
+
+
+@hookimpl
+def register_detectors(registry):
+    registry.add(
+        "diffusion",
+        "bench_diffusion.model:DiffusionDetector",
+        family="diffusion",
+        tags=("torch",),
+        description=(
+            "Diffusion model on the rows. score=dte (default): categorical Diffusion Time "
+            "Estimation, an MLP classifies the (binned) diffusion time of noised rows; score = "
+            "expected time for the clean row. score=ddpm: a noise-prediction network; score = "
+            "error of denoising the row from a fixed noise level."
+        ),
+        citation=(
+            "Livernoche, Jain, Hezaveh & Ravanbakhsh, On Diffusion Modeling for Anomaly "
+            "Detection, ICLR 2024; Ho, Jain & Abbeel, Denoising Diffusion Probabilistic Models, "
+            "NeurIPS 2020"
+        ),
+    )

@@ -1,0 +1,181 @@
+"""The ``diffusion`` detector: Diffusion Time Estimation (default) or DDPM denoising error."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from bench_torchkit import hidden_sizes
+from bench_torchkit.train import Standardize, TorchDetector
+
+SCORES = ("dte", "ddpm")
+
+
+def _mlp(sizes: list[int], dropout: float, act: type[torch.nn.Module]) -> torch.nn.Sequential:
+    """Linear layers through ``sizes``; ``act`` between them, dropout after the hidden ones
+    except the first (the DTE paper's MLP)."""
+    layers: list[torch.nn.Module] = []
+    n = len(sizes) - 1
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(torch.nn.Linear(a, b))
+        if i < n - 1:
+            layers.append(act())
+            if i > 0 and dropout > 0:
+                layers.append(torch.nn.Dropout(dropout))
+    return torch.nn.Sequential(*layers)
+
+
+def _time_features(t: torch.Tensor, T: int, dim: int = 16) -> torch.Tensor:
+    """Sinusoidal embedding of the integer timesteps ``t`` (one row each)."""
+    half = dim // 2
+    freqs = torch.exp(
+        -math.log(1000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half
+    )
+    args = (t.float() * (1000.0 / T))[:, None] * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
+
+
+class _Diffusion(torch.nn.Module):
+    def __init__(
+        self, X: torch.Tensor, score: str, width: int, T: int, n_bins: int, dropout: float
+    ) -> None:
+        super().__init__()
+        d = X.shape[1]
+        self.scale = Standardize(X)
+        self.T = T
+        betas = torch.linspace(1e-4, 0.01, T, dtype=torch.float64)
+        alpha_bar = torch.cumprod(1.0 - betas, dim=0)
+        self.register_buffer("alpha_bar", alpha_bar.float())
+        if score == "dte":
+            self.net = _mlp([d, width, 2 * width, width, n_bins], dropout, torch.nn.ReLU)
+        else:
+            self.net = _mlp([d + 16, width, 2 * width, width, d], dropout, torch.nn.SiLU)
+
+
+class DiffusionDetector(TorchDetector):
+    """Diffusion-model anomaly detector: DTE (default) or DDPM reconstruction.
+
+    Rows are z-scored with training statistics inside the model; the forward process uses
+    the linear schedule ``beta_t = linspace(1e-4, 0.01, T)``, ``alpha_bar_t = prod(1 - beta)``.
+
+    ``score="dte"`` (default): categorical **Diffusion Time Estimation** (Livernoche et al.,
+    ICLR 2024). Training rows are noised with the variance-exploding process
+    ``x_t = x + sqrt(1 - alpha_bar_t) * eps``, t uniform in ``[0, T)``, and an MLP
+    (widths ``w, 2w, w``, ReLU, dropout) classifies t into ``n_bins`` equal bins (cross-
+    entropy). A row far from the training data looks as if it had been diffused for long.
+    Score = the expected bin under the predicted distribution for the *clean* row,
+    ``sum_k k * p(k | x)``. The paper's categorical DTE leads the generative detectors in its
+    ADBench tables (mean one-class AUROC about 0.83).
+
+    ``score="ddpm"``: a DDPM (Ho et al. 2020) noise-prediction MLP ``eps(x_t, t)`` on the
+    variance-preserving process ``x_t = sqrt(alpha_bar_t) x + sqrt(1 - alpha_bar_t) eps``,
+    trained on the mean squared error of the noise. Score = the squared error of the one-step
+    denoised estimate ``x0 = (x_t - sqrt(1 - alpha_bar_t) eps(x_t, t)) / sqrt(alpha_bar_t)``
+    from the fixed level ``t = recon_t * T``, averaged over ``n_samples`` noise draws (the DTE
+    paper's DDPM baseline reconstructs iteratively from that level; one step keeps it cheap).
+
+    Early stopping monitors the loss of the held-out part of the training rows, with its
+    timesteps and noise fixed once so epochs compare like with like.
+
+    Parameters
+    ----------
+    score : ``"dte"`` or ``"ddpm"``.
+    T : number of diffusion steps (400 for DTE in the paper; DDPM uses the same here).
+    n_bins : time bins of the categorical DTE classifier.
+    recon_t : noise level of the DDPM score, as a fraction of T.
+    n_samples : noise draws averaged by the DDPM score.
+    width : first hidden width (``None`` = scaled to d, between 64 and 256).
+    dropout : dropout in the hidden layers.
+    **kwargs : training parameters of :class:`bench_torchkit.train.TorchDetector`
+        (defaults here: ``weight_decay=5e-4``, ``max_steps=1000``).
+    """
+
+    def __init__(
+        self,
+        score: str = "dte",
+        T: int = 400,
+        n_bins: int = 7,
+        recon_t: float = 0.25,
+        n_samples: int = 8,
+        width: int | None = None,
+        dropout: float = 0.5,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("weight_decay", 5e-4)
+        kwargs.setdefault("max_steps", 1000)
+        super().__init__(**kwargs)
+        self.score = score
+        self.T = T
+        self.n_bins = n_bins
+        self.recon_t = recon_t
+        self.n_samples = n_samples
+        self.width = width
+        self.dropout = dropout
+
+    def _setup(self, X: torch.Tensor) -> None:
+        if self.score not in SCORES:
+            raise ValueError(f"score must be one of {SCORES}, got {self.score!r}")
+        if int(self.n_bins) < 2:
+            raise ValueError(f"n_bins must be >= 2, got {self.n_bins!r}")
+        self._X_setup = X
+        self._val_noise: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def _build(self, n_features: int) -> torch.nn.Module:
+        width = int(self.width) if self.width else hidden_sizes(n_features, 1, min_width=64)[0]
+        model = _Diffusion(
+            self._X_setup, self.score, width, int(self.T), int(self.n_bins), float(self.dropout)
+        )
+        del self._X_setup
+        return model
+
+    # -- the two objectives ------------------------------------------------------------------
+    def _objective(
+        self, model: _Diffusion, xb: torch.Tensor, t: torch.Tensor, eps: torch.Tensor
+    ) -> torch.Tensor:
+        x = model.scale(xb)
+        ab = model.alpha_bar[t][:, None]
+        if self.score == "dte":
+            logits = model.net(x + torch.sqrt(1.0 - ab) * eps)
+            target = torch.clamp(t * int(self.n_bins) // model.T, max=int(self.n_bins) - 1)
+            return F.cross_entropy(logits, target)
+        xt = torch.sqrt(ab) * x + torch.sqrt(1.0 - ab) * eps
+        pred = model.net(torch.cat([xt, _time_features(t, model.T)], dim=1))
+        return ((pred - eps) ** 2).mean()
+
+    def _loss(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
+        t = torch.randint(0, model.T, (xb.shape[0],), device=xb.device)
+        return self._objective(model, xb, t, torch.randn_like(xb))
+
+    def _val_loss(self, xv: torch.Tensor) -> float:
+        model: _Diffusion = self.model_
+        if self._val_noise is None:  # fixed once, so epochs are compared on the same draws
+            gen = torch.Generator(device=xv.device)
+            gen.manual_seed(self._seed())
+            t = torch.randint(0, model.T, (xv.shape[0],), generator=gen, device=xv.device)
+            eps = torch.randn(xv.shape, generator=gen, device=xv.device)
+            self._val_noise = (t, eps)
+        t, eps = self._val_noise
+        with torch.no_grad():
+            return float(self._objective(model, xv, t, eps))
+
+    # -- scoring -----------------------------------------------------------------------------
+    def _score(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
+        x = model.scale(xb)
+        if self.score == "dte":
+            p = torch.softmax(model.net(x), dim=1)
+            return p @ torch.arange(p.shape[1], dtype=p.dtype, device=p.device)
+        t_rec = min(model.T - 1, max(1, int(round(float(self.recon_t) * model.T))))
+        t = torch.full((x.shape[0],), t_rec, device=x.device, dtype=torch.long)
+        ab = model.alpha_bar[t_rec]
+        emb = _time_features(t, model.T)
+        total = torch.zeros(x.shape[0], device=x.device)
+        k = max(1, int(self.n_samples))
+        for _ in range(k):
+            eps = torch.randn_like(x)
+            xt = torch.sqrt(ab) * x + torch.sqrt(1.0 - ab) * eps
+            pred = model.net(torch.cat([xt, emb], dim=1))
+            x0 = (xt - torch.sqrt(1.0 - ab) * pred) / torch.sqrt(ab)
+            total = total + ((x0 - x) ** 2).mean(dim=1)
+        return total / k
