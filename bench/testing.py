@@ -70,8 +70,11 @@ __all__ = [
     "CheckResult",
     "DetectorCheckError",
     "check_detector",
+    "failure_message",
+    "iter_checks",
     "parametrize_checks",
     "run_checks",
+    "shutdown_worker",
 ]
 
 #: tolerance for "the same scores" (fits in one process, and scoring in a worker)
