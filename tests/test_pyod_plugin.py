@@ -58,7 +58,8 @@ def test_registered_names_and_metadata(registry):
     for name in CLASSICAL:
         spec = registry.get(name)
         assert spec.family == "classical" and "torch" not in spec.tags
-        assert spec.factory.startswith("pyod.models.")
+        # PyOD's classes, except PCA: a subclass that floors zero variances (see next test)
+        assert spec.factory.startswith("pyod.models." if name != "pca" else "bench_pyod.classical:")
     for name in DEEP:
         spec = registry.get(name)
         assert {"torch", "baseline", "slow"} <= set(spec.tags)
@@ -74,6 +75,19 @@ def test_classical_detector_ranks_global_anomalies(registry, global_data, name):
     scores = np.asarray(detector.decision_function(X_test))
     assert scores.shape == (len(X_test),) and np.isfinite(scores).all()
     assert roc_auc_score(y_test, scores) > 0.6
+
+
+def test_pca_scores_stay_finite_on_rank_deficient_data(registry):
+    """PyOD 3.6's PCA divides by exact-zero component variances: every score was infinite."""
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(300, 4))
+    X = np.hstack([base, base[:, :2] + base[:, 2:]])  # two features are sums of others: rank 4
+    X = MinMaxScaler().fit_transform(X)
+    detector = registry.get("pca").build(random_state=0).fit(X)
+    assert np.isfinite(detector.decision_scores_).all()
+    outlier = X[:1] + np.array([[0, 0, 0, 0, 0.8, -0.8]])  # breaks the linear relation
+    scores = detector.decision_function(np.vstack([X, outlier]))
+    assert np.isfinite(scores).all() and scores[-1] > scores[:-1].max()
 
 
 def test_random_state_reaches_the_classical_detectors_that_take_it(registry):

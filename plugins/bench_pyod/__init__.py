@@ -38,7 +38,7 @@ CLASSICAL = {
         "High-Dimensional Distribution. Neural Computation 13(7), 2001.",
     ),
     "pca": (
-        "pyod.models.pca:PCA",
+        "bench_pyod.classical:PCA",
         "PCA: weighted distance to the principal subspace of the standardised data",
         "Shyu, Chen, Sarinnapakorn, Chang. A Novel Anomaly Detection Scheme Based on Principal "
         "Component Classifier. ICDM Foundation and New Direction of Data Mining workshop, 2003.",
