@@ -24,6 +24,29 @@ def sn_mlp(sizes: list[int], slope: float = 0.2, sn: bool = True) -> torch.nn.Se
     return torch.nn.Sequential(*layers)
 
 
+def _frozen_copy(disc: torch.nn.Sequential) -> torch.nn.Sequential:
+    """A plain copy of the discriminator with the current spectrally normalised weights folded
+    in: it pickles (parametrized modules do not), scores without power iterations, and copying
+    it draws no random numbers."""
+    was_training = disc.training
+    disc.eval()  # read the weights without a power-iteration step
+    layers: list[torch.nn.Module] = []
+    with torch.no_grad():
+        for layer in disc:
+            if isinstance(layer, torch.nn.Linear):
+                w = layer.weight
+                plain = torch.nn.utils.skip_init(
+                    torch.nn.Linear, layer.in_features, layer.out_features, device=w.device
+                )
+                plain.weight.copy_(w)
+                plain.bias.copy_(layer.bias)
+                layers.append(plain)
+            else:
+                layers.append(copy.deepcopy(layer))
+    disc.train(was_training)
+    return torch.nn.Sequential(*layers).eval().requires_grad_(False)
+
+
 class _GAN(torch.nn.Module):
     def __init__(self, X: torch.Tensor, hidden: list[int], noise_dim: int, sn: bool) -> None:
         super().__init__()
@@ -194,7 +217,7 @@ class GANDetector(TorchDetector):
 
         self._step += 1
         if self._step > self._planned_steps // 2 and self._step % self._snap_every == 0:
-            self._snapshots.append(copy.deepcopy(model.discriminator).eval())
+            self._snapshots.append(_frozen_copy(model.discriminator))
         return d_loss.detach() + g_loss.detach()
 
     def _loss(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
@@ -208,3 +231,9 @@ class GANDetector(TorchDetector):
         discs = list(self._snapshots) or [model.discriminator]
         logits = torch.stack([d(xs).reshape(-1) for d in discs])
         return -logits.mean(dim=0)
+
+    def fit(self, X: Any, y: Any = None) -> GANDetector:
+        """Train on the unlabeled rows ``X`` (``y`` is ignored), then score them."""
+        super().fit(X, y)
+        self.model_.discriminator = _frozen_copy(self.model_.discriminator)
+        return self
