@@ -28,27 +28,6 @@ FAST = {
 #: checks that a built-in is known to fail, with the reason; the test fails when one of them
 #: starts passing (remove it here then) or when any other check fails
 KNOWN_FAILURES = {
-    "gan": {
-        "pickle_to_worker": "a fitted GAN cannot be pickled: torch refuses to pickle its "
-        "spectral-norm parametrized modules (only state_dict() is supported)",
-    },
-    "pyod_alad": {"epochs": 5},
-    "pyod_so_gaal": {"stop_epochs": 2},
-    "pyod_anogan": {"epochs": 3, "epochs_query": 2},
-    "pyod_deepsvdd": {"epochs": 3},
-}
-
-#: checks that a built-in is known to fail, with the reason; the test fails when one of them
-#: starts passing (remove it here then) or when any other check fails
-KNOWN_FAILURES = {
-    "gan": {
-        "pickle_to_worker": "a fitted GAN cannot be pickled: torch refuses to pickle its "
-        "spectral-norm parametrized modules (only state_dict() is supported)",
-    },
-    "pca": {
-        "constant_feature": "PyOD's PCA divides by the zero variance of a constant feature and "
-        "returns inf scores (the protocols drop constant features, so benchmark runs are safe)",
-    },
     "pyod_alad": {
         "higher_is_more_anomalous": "ALAD barely separates obvious outliers (AUROC 0.59 after "
         "5 and after 30 epochs)",
