@@ -61,7 +61,7 @@ CLASSICAL = {
         "Cumulative Distribution Functions. IEEE TKDE 2022.",
     ),
     "cblof": (
-        "pyod.models.cblof:CBLOF",
+        "bench_pyod.classical:CBLOF",
         "Cluster-based local outlier factor: distance to large k-means clusters (8 clusters)",
         "He, Xu, Deng. Discovering Cluster-Based Local Outliers. Pattern Recognition Letters "
         "24(9-10), 2003.",
