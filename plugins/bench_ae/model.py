@@ -1,4 +1,4 @@
-"""The ``ae`` detector: an MLP autoencoder; score = mean squared reconstruction error per row."""
+"""The ``ae`` detector: MLP autoencoders; score = mean squared reconstruction error per row."""
 
 from __future__ import annotations
 
@@ -6,74 +6,114 @@ from typing import Any
 
 import torch
 from bench_torchkit import hidden_sizes, latent_size
-from bench_torchkit.train import Standardize, TorchDetector, mlp
+from bench_torchkit.train import Standardize, TorchDetector, ensemble_mlp
 
 
 class _AutoEncoder(torch.nn.Module):
-    def __init__(self, X: torch.Tensor, hidden: list[int], latent: int, dropout: float) -> None:
+    """``n_models`` independent autoencoders evaluated together on ``(n_models, B, d)``."""
+
+    def __init__(
+        self,
+        X: torch.Tensor,
+        hidden: list[int],
+        latent: int,
+        n_models: int,
+        input_dropout: float,
+        dropout: float,
+    ) -> None:
         super().__init__()
         d = X.shape[1]
+        self.n_models = n_models
         self.scale = Standardize(X)
-        self.encoder = mlp([d, *hidden, latent])
-        self.decoder = mlp([latent, *reversed(hidden), d])
-        self.dropout = torch.nn.Dropout(dropout) if dropout > 0 else torch.nn.Identity()
+        self.encoder = ensemble_mlp(n_models, [d, *hidden, latent], dropout=dropout)
+        self.decoder = ensemble_mlp(n_models, [latent, *reversed(hidden), d], dropout=dropout)
+        self.input_dropout = (
+            torch.nn.Dropout(input_dropout) if input_dropout > 0 else torch.nn.Identity()
+        )
 
     def forward(self, x: torch.Tensor, noise: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (standardized input, its reconstruction)."""
+        """Return (standardized input ``(B, d)``, reconstructions ``(n_models, B, d)``)."""
         xs = self.scale(x)
-        inp = xs + noise * torch.randn_like(xs) if noise > 0 else xs
-        return xs, self.decoder(self.encoder(self.dropout(inp)))
+        inp = xs.expand(self.n_models, *xs.shape)
+        if noise > 0:
+            inp = inp + noise * torch.randn_like(inp)
+        return xs, self.decoder(self.encoder(self.input_dropout(inp)))
 
 
 class AutoEncoderDetector(TorchDetector):
-    """Autoencoder anomaly detector.
+    """Autoencoder anomaly detector (a small ensemble of autoencoders by default).
 
-    Inputs are z-scored with training statistics inside the model; the encoder maps through
+    Inputs are z-scored with training statistics inside the model; each encoder maps through
     ``hidden`` (default :func:`bench_torchkit.hidden_sizes`) to a ``latent``-wide bottleneck
-    (default :func:`bench_torchkit.latent_size`) and the decoder mirrors it. Trained on mean
-    squared error with early stopping on a held-out 10% of the training rows.
+    (default :func:`bench_torchkit.latent_size`) and the decoder mirrors it. ``n_models``
+    independently initialised autoencoders are trained side by side on the same batches (one
+    batched matmul per layer, so the ensemble costs little more than one model) on mean squared
+    error; the score is their average reconstruction error.
+
+    In the unsupervised setting the training rows contain the anomalies, and a long training
+    learns to reconstruct them too; so the default budget is short (``epochs`` = 12 at about 8
+    steps per epoch, no hold-out, no early stopping) and the hidden layers use dropout. Measured
+    on eight ADBench development sets (3 seeds, unsupervised), going from 1 to 5 members and from
+    200 (early-stopped) to 12 epochs raised the mean AUROC from about 0.71 to 0.76.
 
     Parameters
     ----------
     hidden : hidden widths of the encoder (the decoder mirrors them); ``None`` = scaled to d.
     latent : bottleneck width; ``None`` = scaled to d.
+    n_models : autoencoders in the ensemble (1 = a single autoencoder).
     denoising : std of Gaussian noise added to the (standardized) input during training;
-        0 = a plain autoencoder.
+        0 = no input noise.
     dropout : dropout on the input during training.
+    hidden_dropout : dropout after each hidden layer during training.
     **kwargs : training parameters of :class:`bench_torchkit.train.TorchDetector`.
 
-    Score: mean squared reconstruction error of the row (standardized units).
+    Score: mean squared reconstruction error of the row (standardized units), averaged over
+    the ensemble.
     """
 
     def __init__(
         self,
         hidden: list[int] | None = None,
         latent: int | None = None,
+        n_models: int = 5,
         denoising: float = 0.0,
         dropout: float = 0.0,
+        hidden_dropout: float = 0.2,
         **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("epochs", 12)
+        kwargs.setdefault("clip_grad", None)
+        kwargs.setdefault("validation_fraction", 0.0)
+        kwargs.setdefault("patience", None)
         super().__init__(**kwargs)
         self.hidden = hidden
         self.latent = latent
+        self.n_models = n_models
         self.denoising = denoising
         self.dropout = dropout
+        self.hidden_dropout = hidden_dropout
 
     def _setup(self, X: torch.Tensor) -> None:
+        if int(self.n_models) < 1:
+            raise ValueError(f"n_models must be >= 1, got {self.n_models}")
         self._X_setup = X
 
     def _build(self, n_features: int) -> torch.nn.Module:
         hidden = list(self.hidden) if self.hidden is not None else hidden_sizes(n_features)
         latent = int(self.latent) if self.latent is not None else latent_size(n_features)
-        model = _AutoEncoder(self._X_setup, hidden, latent, float(self.dropout))
+        model = _AutoEncoder(
+            self._X_setup, hidden, latent, int(self.n_models), float(self.dropout),
+            float(self.hidden_dropout),
+        )
         del self._X_setup
         return model
 
     def _loss(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
         noise = float(self.denoising) if model.training else 0.0
         xs, rec = model(xb, noise)
+        # the members share no parameter, so (with Adam) they train as if alone
         return ((rec - xs) ** 2).mean()
 
     def _score(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
         xs, rec = model(xb)
-        return ((rec - xs) ** 2).mean(dim=1)
+        return ((rec - xs) ** 2).mean(dim=(0, 2))
