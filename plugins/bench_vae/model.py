@@ -1,4 +1,4 @@
-"""The ``vae`` detector: Gaussian-latent VAE with a Gaussian decoder of learned variance."""
+"""The ``vae`` detector: Gaussian-latent VAEs with a Gaussian decoder of learned variance."""
 
 from __future__ import annotations
 
@@ -7,41 +7,54 @@ from typing import Any
 
 import torch
 from bench_torchkit import hidden_sizes, latent_size
-from bench_torchkit.train import Standardize, TorchDetector, mlp
+from bench_torchkit.train import Standardize, TorchDetector, ensemble_mlp
 
 _LOG_2PI = math.log(2 * math.pi)
 SCORES = ("elbo", "iwae", "recon")
 
 
 class _VAE(torch.nn.Module):
-    def __init__(self, X: torch.Tensor, hidden: list[int], latent: int, min_std: float) -> None:
+    """``n_models`` independent VAEs evaluated together on ``(n_models, B, d)`` tensors."""
+
+    def __init__(
+        self,
+        X: torch.Tensor,
+        hidden: list[int],
+        latent: int,
+        min_std: float,
+        n_models: int,
+        dropout: float,
+    ) -> None:
         super().__init__()
         d = X.shape[1]
+        self.n_models = n_models
         self.scale = Standardize(X)
-        self.encoder = mlp([d, *hidden], last_activation=True)
-        self.enc_out = torch.nn.Linear(hidden[-1], 2 * latent)
-        self.decoder = mlp([latent, *reversed(hidden), d])
-        # decoder log-std per feature: the likelihood p(x|z) = N(x; mu(z), diag(sigma^2))
-        self.log_sigma = torch.nn.Parameter(torch.zeros(d))
+        self.encoder = ensemble_mlp(
+            n_models, [d, *hidden, 2 * latent], dropout=dropout
+        )
+        self.decoder = ensemble_mlp(n_models, [latent, *reversed(hidden), d], dropout=dropout)
+        # decoder log-std per member and feature: p(x|z) = N(x; mu(z), diag(sigma^2))
+        self.log_sigma = torch.nn.Parameter(torch.zeros(n_models, 1, d))
         self.min_log_sigma = math.log(min_std)
 
     def encode(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.enc_out(self.encoder(xs)).chunk(2, dim=1)
+        """``xs`` (B, d) -> mean and log-variance of q(z|x), each ``(n_models, B, latent)``."""
+        mu, logvar = self.encoder(xs.expand(self.n_models, *xs.shape)).chunk(2, dim=-1)
         return mu, logvar.clamp(-12.0, 8.0)
 
     def log_px_z(self, xs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """log N(xs; decoder(z), sigma^2), summed over features: one value per row."""
+        """log N(xs; decoder(z), sigma^2) summed over features: ``(n_models, B)``."""
         log_sigma = self.log_sigma.clamp_min(self.min_log_sigma)
         r = (xs - self.decoder(z)) * torch.exp(-log_sigma)
-        return -(0.5 * r**2 + log_sigma + 0.5 * _LOG_2PI).sum(dim=1)
+        return -(0.5 * r**2 + log_sigma + 0.5 * _LOG_2PI).sum(dim=-1)
 
 
 def _kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (mu**2 + logvar.exp() - 1.0 - logvar).sum(dim=1)
+    return 0.5 * (mu**2 + logvar.exp() - 1.0 - logvar).sum(dim=-1)
 
 
 class VAEDetector(TorchDetector):
-    """Variational autoencoder anomaly detector.
+    """Variational autoencoder anomaly detector (a small ensemble of VAEs by default).
 
     The encoder gives the mean and log-variance of a Gaussian q(z|x); z is drawn with the
     reparameterisation trick; the decoder gives the mean of a Gaussian p(x|z) whose per-feature
@@ -50,15 +63,26 @@ class VAEDetector(TorchDetector):
     training statistics inside the model, so the ELBO is a proper (lower bound on the) density
     of the standardized row. Loss = -ELBO = -E_q log p(x|z) + KL(q(z|x) || N(0, I)).
 
+    ``n_models`` independently initialised VAEs train side by side on the same batches (one
+    batched matmul per layer). Their density is the uniform mixture p(x) = mean_m p_m(x): the
+    ``"iwae"`` score estimates -log of it directly, and the ``"elbo"`` score, the members'
+    mean -ELBO, is an upper bound on it (Jensen). As for ``ae``, the default training budget is
+    short (no hold-out, no early stopping), because the training rows contain the anomalies.
+
     Parameters
     ----------
-    score : ``"elbo"`` (default) negative ELBO, averaged over ``n_samples`` draws;
-        ``"iwae"`` importance-weighted estimate of -log p(x) with K = ``n_samples``;
-        ``"recon"`` the reconstruction term -E_q log p(x|z) alone.
-    n_samples : draws of z per row when scoring.
-    hidden, latent : widths (``None`` = scaled to the input dimension).
+    score : ``"elbo"`` (default) negative ELBO, averaged over ``n_samples`` draws and over
+        the members; ``"iwae"`` importance-weighted estimate of -log p(x) of the mixture with
+        K = ``n_samples`` draws per member; ``"recon"`` the reconstruction term alone.
+    n_samples : draws of z per row (and member) when scoring.
+    hidden : hidden widths (``None`` = scaled to the input dimension).
+    latent : latent width (default 2, as PyOD's VAE; ``None`` = scaled to the input dimension).
+        On eight ADBench development sets (3 seeds, unsupervised) latent 2 and 40 short epochs
+        (about 8 steps each) gave a mean AUROC of 0.77, against 0.74 for d/4 and 12 epochs.
     min_std : floor on the decoder's standard deviation (standardized units).
     beta : weight of the KL term during training (1 = the ELBO).
+    n_models : VAEs in the ensemble (1 = a single VAE).
+    dropout : dropout after each hidden layer during training.
     **kwargs : training parameters of :class:`bench_torchkit.train.TorchDetector`.
     """
 
@@ -67,11 +91,17 @@ class VAEDetector(TorchDetector):
         score: str = "elbo",
         n_samples: int = 16,
         hidden: list[int] | None = None,
-        latent: int | None = None,
+        latent: int | None = 2,
         min_std: float = 0.05,
         beta: float = 1.0,
+        n_models: int = 5,
+        dropout: float = 0.2,
         **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("epochs", 40)
+        kwargs.setdefault("validation_fraction", 0.0)
+        kwargs.setdefault("patience", None)
+        kwargs.setdefault("clip_grad", None)
         super().__init__(**kwargs)
         self.score = score
         self.n_samples = n_samples
@@ -79,18 +109,25 @@ class VAEDetector(TorchDetector):
         self.latent = latent
         self.min_std = min_std
         self.beta = beta
+        self.n_models = n_models
+        self.dropout = dropout
 
     def _setup(self, X: torch.Tensor) -> None:
         if self.score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {self.score!r}")
         if int(self.n_samples) < 1:
             raise ValueError(f"n_samples must be >= 1, got {self.n_samples}")
+        if int(self.n_models) < 1:
+            raise ValueError(f"n_models must be >= 1, got {self.n_models}")
         self._X_setup = X
 
     def _build(self, n_features: int) -> torch.nn.Module:
         hidden = list(self.hidden) if self.hidden is not None else hidden_sizes(n_features)
         latent = int(self.latent) if self.latent is not None else latent_size(n_features)
-        model = _VAE(self._X_setup, hidden, latent, float(self.min_std))
+        model = _VAE(
+            self._X_setup, hidden, latent, float(self.min_std), int(self.n_models),
+            float(self.dropout),
+        )
         del self._X_setup
         return model
 
@@ -98,6 +135,7 @@ class VAEDetector(TorchDetector):
         xs = model.scale(xb)
         mu, logvar = model.encode(xs)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        # mean over members and rows; the members share no parameter, so they train as if alone
         return (-model.log_px_z(xs, z) + float(self.beta) * _kl(mu, logvar)).mean()
 
     def _score(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
@@ -110,12 +148,14 @@ class VAEDetector(TorchDetector):
             for _ in range(k):
                 eps = torch.randn_like(mu)
                 z = mu + std * eps
-                log_pz = -0.5 * (z**2 + _LOG_2PI).sum(dim=1)
-                log_qz = -0.5 * (eps**2 + logvar + _LOG_2PI).sum(dim=1)
-                log_w.append(model.log_px_z(xs, z) + log_pz - log_qz)
-            return -(torch.logsumexp(torch.stack(log_w), dim=0) - math.log(k))
-        recon = torch.zeros(xs.shape[0], device=xs.device)
+                log_pz = -0.5 * (z**2 + _LOG_2PI).sum(dim=-1)
+                log_qz = -0.5 * (eps**2 + logvar + _LOG_2PI).sum(dim=-1)
+                log_w.append(model.log_px_z(xs, z) + log_pz - log_qz)  # (n_models, B)
+            log_w_all = torch.cat(log_w, dim=0)  # (K * n_models, B): the mixture's weights
+            return -(torch.logsumexp(log_w_all, dim=0) - math.log(log_w_all.shape[0]))
+        recon = torch.zeros(mu.shape[:2], device=xs.device)
         for _ in range(k):
             recon = recon - model.log_px_z(xs, mu + std * torch.randn_like(mu))
         recon = recon / k
-        return recon if self.score == "recon" else recon + _kl(mu, logvar)
+        per_member = recon if self.score == "recon" else recon + _kl(mu, logvar)
+        return per_member.mean(dim=0)
