@@ -1,0 +1,88 @@
+"""The torch detectors ae, vae and flow, and the ensemble layers of bench_torchkit (fast)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from bench_ae.model import AutoEncoderDetector  # noqa: E402
+from bench_flow.model import FlowDetector  # noqa: E402
+from bench_torchkit.train import EnsembleLinear, ensemble_mlp  # noqa: E402
+from bench_vae.model import VAEDetector  # noqa: E402
+
+FAST = {"epochs": 8, "n_threads": 1}
+
+
+@pytest.fixture(scope="module")
+def data():
+    """300 correlated inliers in [0, 1]^6 and, last, one far outlier."""
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(300, 2))
+    X = np.clip(0.5 + 0.1 * z @ rng.normal(size=(2, 6)) + 0.01 * rng.normal(size=(300, 6)), 0, 1)
+    return np.vstack([X, np.full((1, 6), 1.0)])
+
+
+def _check(det, X):
+    det.fit(X)
+    scores = det.decision_function(X)
+    assert scores.shape == (len(X),)
+    assert np.isfinite(scores).all()
+    assert np.argmax(scores) == len(X) - 1, "the obvious outlier is not ranked first"
+    # the VAE's scores sample z, so fit-time and later scores agree only closely
+    assert np.corrcoef(det.decision_scores_, scores)[0, 1] > 0.99
+    return scores
+
+
+@pytest.mark.parametrize("cls, params", [
+    (AutoEncoderDetector, {}),
+    (AutoEncoderDetector, {"n_models": 1, "hidden_dropout": 0.0, "denoising": 0.1}),
+    (VAEDetector, {}),
+    (VAEDetector, {"score": "iwae", "n_samples": 4}),
+    (VAEDetector, {"score": "recon", "n_models": 1}),
+    (FlowDetector, {}),
+])
+def test_fits_ranks_outlier_and_is_deterministic(cls, params, data):
+    first = _check(cls(**params, **FAST, random_state=3), data)
+    again = cls(**params, **FAST, random_state=3).fit(data).decision_function(data)
+    np.testing.assert_array_equal(first, again)
+
+
+@pytest.mark.parametrize("cls", [AutoEncoderDetector, VAEDetector, FlowDetector])
+def test_defaults_are_a_short_budget_without_hold_out(cls, data):
+    det = cls(n_threads=1, random_state=0)
+    assert det.validation_fraction == 0.0 and det.patience is None
+    det.fit(data)
+    assert det.stop_reason_ == "epochs" and det.n_steps_ <= det.epochs * 8
+    assert det.get_params()["epochs"] == det.epochs  # defaults round-trip through get_params
+
+
+def test_vae_iwae_is_the_mixture_bound(data):
+    """-log p of the mixture (IWAE, many samples) lies below the members' mean -ELBO."""
+    elbo = VAEDetector(**FAST, n_samples=64, random_state=1).fit(data)
+    iwae = VAEDetector(**FAST, score="iwae", n_samples=64, random_state=1).fit(data)
+    assert np.mean(iwae.decision_scores_) < np.mean(elbo.decision_scores_)
+
+
+@pytest.mark.parametrize("cls", [AutoEncoderDetector, VAEDetector])
+def test_n_models_must_be_positive(cls, data):
+    with pytest.raises(ValueError, match="n_models"):
+        cls(n_models=0, **FAST).fit(data)
+
+
+def test_ensemble_linear_is_k_independent_linears():
+    torch.manual_seed(0)
+    layer = EnsembleLinear(3, 5, 4)
+    x = torch.randn(3, 7, 5)
+    out = layer(x)
+    for m in range(3):
+        expected = x[m] @ layer.weight[m] + layer.bias[m]
+        torch.testing.assert_close(out[m], expected)
+    net = ensemble_mlp(3, [5, 8, 2], dropout=0.5)
+    assert net(x).shape == (3, 7, 2)
+    # a member's output depends on its own parameters only
+    loss = net(x)[0].sum()
+    loss.backward()
+    first = net[0].weight.grad
+    assert first[1:].abs().sum() == 0 and first[0].abs().sum() > 0
