@@ -58,7 +58,10 @@ class AutoEncoderDetector(TorchDetector):
 
     Parameters
     ----------
-    hidden : hidden widths of the encoder (the decoder mirrors them); ``None`` = scaled to d.
+    hidden : hidden widths of the encoder (the decoder mirrors them); ``None`` = scaled to d,
+        at most 64 wide (PyOD's size): wider layers on high-dimensional data learned to
+        reconstruct the anomalies within the short budget (musk AUROC 0.65 at [256, 128],
+        1.00 at [64, 32]).
     latent : bottleneck width; ``None`` = scaled to d.
     n_models : autoencoders in the ensemble (1 = a single autoencoder).
     denoising : std of Gaussian noise added to the (standardized) input during training;
@@ -99,7 +102,10 @@ class AutoEncoderDetector(TorchDetector):
         self._X_setup = X
 
     def _build(self, n_features: int) -> torch.nn.Module:
-        hidden = list(self.hidden) if self.hidden is not None else hidden_sizes(n_features)
+        hidden = (
+            list(self.hidden) if self.hidden is not None
+            else hidden_sizes(n_features, max_width=64)
+        )
         latent = int(self.latent) if self.latent is not None else latent_size(n_features)
         model = _AutoEncoder(
             self._X_setup, hidden, latent, int(self.n_models), float(self.dropout),
