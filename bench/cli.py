@@ -109,6 +109,13 @@ def _parse_seeds(value: str) -> list[int]:
     return list(dict.fromkeys(seeds))
 
 
+def _available_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def default_detectors(registry: Any) -> list[DetectorSpec]:
     """The default suite: every available detector not tagged ``slow``."""
     return [s for s in registry if "slow" not in s.tags and s.unavailable_reason() is None]
@@ -133,8 +140,9 @@ def default_datasets(registry: Any) -> list[DatasetSpec]:
               help="unsupervised, novelty or adbench (comma list for several).")
 @click.option("--store", default="bench-results.sqlite", show_default=True, type=click.Path(dir_okay=False),
               help="SQLite result store (created if missing; reruns resume it).")
-@click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(1),
-              help="Worker processes (with --executor dask: LocalCluster workers).")
+@click.option("-j", "--jobs", default=None, type=click.IntRange(1),
+              help="Worker processes (with --executor dask: LocalCluster workers). "
+                   "Default: one per CPU core available to this process.")
 @click.option("--executor", type=click.Choice(["serial", "process", "dask"]), default=None,
               help="serial (in this process), process (isolated workers) or dask (a Dask cluster). "
                    "Default: dask with --scheduler, else process when --jobs > 1, else serial.")
@@ -168,6 +176,8 @@ def run(detectors: str | None, datasets: str | None, dataset_file: tuple[str, ..
 
     if scheduler and executor not in (None, "dask"):
         raise click.UsageError(f"--scheduler needs --executor dask, not {executor}")
+    if jobs is None:  # every core: the numbers of a cell do not depend on the executor or jobs
+        jobs = _available_cpus() if executor != "serial" else 1
     chosen_executor = executor or ("dask" if scheduler else "process" if jobs > 1 else "serial")
     try:
         memory_limit = runner.parse_memory(max_memory)
