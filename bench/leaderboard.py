@@ -42,13 +42,45 @@ def load(store: str | Path, protocol: str | None = None) -> tuple[pd.DataFrame, 
 
     with Store(store, create=False) as db:
         cells = db.query(protocol=protocol)
-        sql = "SELECT DISTINCT key, detector, dataset, protocol, seed FROM planned"
+        sql = "SELECT DISTINCT key, detector, dataset, protocol, seed, max_samples FROM planned"
         params: list[Any] = []
         if protocol is not None:
             sql += " WHERE protocol = ?"
             params.append(protocol)
         planned = pd.read_sql_query(sql, db.conn, params=params)
+    return subsample_labels(cells, planned)
+
+
+def subsample_labels(cells: pd.DataFrame, planned: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tell cells run with ``--max-samples N`` apart: their detector becomes ``name[max_samples=N]``.
+
+    The same detector on the same dataset with and without subsampling are two different
+    experiments (the key differs); averaging them together would mix two results.
+    """
+    known = dict(zip(cells["key"], cells["max_samples"], strict=True)) if len(cells) else {}
+    if len(planned):
+        planned = planned.copy()
+        planned["max_samples"] = [
+            m if m == m and m is not None else known.get(k)
+            for k, m in zip(planned["key"], planned["max_samples"], strict=True)
+        ]
+        planned["detector"] = _labels(planned["detector"], planned["max_samples"])
+    if len(cells):
+        cells = cells.copy()
+        cells["detector"] = _labels(cells["detector"], cells["max_samples"])
     return cells, planned
+
+
+def _labels(detectors: pd.Series, max_samples: pd.Series) -> list[str]:
+    out = []
+    for det, m in zip(detectors, max_samples, strict=True):
+        if m is None or m != m:
+            out.append(det)
+        elif det.endswith("]"):
+            out.append(f"{det[:-1]},max_samples={int(m)}]")
+        else:
+            out.append(f"{det}[max_samples={int(m)}]")
+    return out
 
 
 def _check(metric: str, by: str) -> None:

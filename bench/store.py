@@ -68,6 +68,8 @@ MIGRATIONS: list[str] = [
     "CREATE INDEX cells_grid ON cells (detector, dataset, protocol, seed);\n"
     "CREATE TABLE planned (run_id INTEGER, key TEXT, detector TEXT, dataset TEXT, "
     "protocol TEXT, seed INTEGER, PRIMARY KEY (run_id, key));",
+    # 2: a planned cell records its --max-samples, so a subsampled run is told apart before it ran
+    "ALTER TABLE planned ADD COLUMN max_samples INTEGER;",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -134,8 +136,10 @@ class Store:
         with self.conn:
             self.conn.execute("BEGIN")
             self.conn.executemany(
-                "INSERT OR IGNORE INTO planned VALUES (?, ?, ?, ?, ?, ?)",
-                [(run_id, c.key, c.detector, c.dataset, c.protocol, c.seed) for c in cells],
+                "INSERT OR IGNORE INTO planned (run_id, key, detector, dataset, protocol, seed, "
+                "max_samples) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, c.key, c.detector, c.dataset, c.protocol, c.seed, c.max_samples)
+                 for c in cells],
             )
 
     def finish_run(self, run_id: int) -> None:

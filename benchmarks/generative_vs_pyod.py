@@ -112,7 +112,7 @@ def load_cells(store: Path, detectors: list[str], datasets: list[str], protocol:
         cells = db.query(protocol=protocol)
     keep = (cells["detector"].isin(detectors) & cells["dataset"].isin(datasets)
             & cells["seed"].isin(seeds)
-            & (cells["max_samples"].isna() | (cells["max_samples"] == max_samples)))
+            & (cells["max_samples"] == max_samples))  # not the same detector run on all rows
     return cells[keep]
 
 

@@ -190,3 +190,26 @@ def test_datasets_info_and_fetch_from_cache(adbench_dir):
     assert result.exit_code == 0 and info["filename"] in result.output
     result = runner.invoke(cli, ["datasets", "info", "adbench:nonexistent"])
     assert result.exit_code == 1 and "unknown dataset" in result.output
+
+
+def test_subsampled_runs_are_separate_rows_in_the_leaderboard(tmp_path):
+    """iforest on all rows and iforest with --max-samples are two experiments, never averaged."""
+    store = tmp_path / "s.sqlite"
+    base = ["run", "--detectors", "iforest", "--datasets", "synthetic:global", "--seeds", "1,2",
+            "--store", str(store), "--executor", "serial", "-q", "--no-leaderboard"]
+    runner = CliRunner()
+    assert runner.invoke(cli, base).exit_code == 0
+    assert runner.invoke(cli, [*base, "--max-samples", "400"]).exit_code == 0
+    out = runner.invoke(cli, ["leaderboard", "--store", str(store), "--format", "json"])
+    payload = json.loads(out.output)
+    summary = {r["detector"]: r for r in payload["summary"]}
+    assert set(summary) == {"iforest", "iforest[max_samples=400]"}
+    with Store(store) as db:
+        cells = db.query()
+    full = cells[cells["max_samples"].isna()]["auroc"].mean()
+    sub = cells[cells["max_samples"] == 400]["auroc"].mean()
+    assert full != sub
+    assert summary["iforest"]["avg_auroc"] == pytest.approx(full)
+    assert summary["iforest[max_samples=400]"]["avg_auroc"] == pytest.approx(sub)
+    assert "4 of 4 planned cells ok" in runner.invoke(
+        cli, ["leaderboard", "--store", str(store)]).output
