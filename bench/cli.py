@@ -520,14 +520,19 @@ def leaderboard(store: str, metric: str, fmt: str, protocol: str | None, by: str
               show_default=True, help="Post-hoc test after Friedman (wilcoxon: Holm-corrected).")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
               show_default=True, help="Significance level.")
-def report(store: str, out_dir: str, fmt: str, metric: str, posthoc: str, alpha: float) -> None:
+@click.option("--missing", type=click.Choice(["last", "drop"]), default="last", show_default=True,
+              help="Statistics: a missing result ranks last on its dataset, or the dataset is "
+                   "left out of the tests (use drop for a partial grid).")
+def report(store: str, out_dir: str, fmt: str, metric: str, posthoc: str, alpha: float,
+           missing: str) -> None:
     """A static report of STORE: leaderboard, statistics, figures, failures, provenance.
 
     The HTML report opens offline: index.html and its PNG figures, nothing from the network.
     """
     from bench import report as rep
 
-    path = rep.build(store, out_dir, fmt=fmt, metric=metric, posthoc=posthoc, alpha=alpha)
+    path = rep.build(store, out_dir, fmt=fmt, metric=metric, posthoc=posthoc, alpha=alpha,
+                     missing=missing)
     click.echo(f"wrote {path}", err=True)
 
 

@@ -43,8 +43,13 @@ nav a{margin-right:1rem}
 
 
 def build(store: str | Path, out: str | Path, *, fmt: str = "html", metric: str = "auroc",
-          posthoc: str = "nemenyi", alpha: float = 0.05) -> Path:
-    """Write the report of ``store`` into folder ``out``; return the main file's path."""
+          posthoc: str = "nemenyi", alpha: float = 0.05, missing: str = "last") -> Path:
+    """Write the report of ``store`` into folder ``out``; return the main file's path.
+
+    ``missing`` is the statistics' policy for a detector without a result on a dataset:
+    ``"last"`` ranks it last there (as the leaderboard does), ``"drop"`` leaves that dataset out
+    of the tests (for a partial grid, so unfinished detectors are not ranked by what is missing).
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
     cells, planned = lb.load(store)
@@ -57,8 +62,8 @@ def build(store: str | Path, out: str | Path, *, fmt: str = "html", metric: str 
     with Store(store, create=False) as db:
         runs = db.runs()
     if fmt == "latex":
-        return _latex(cells, planned, out, metric, posthoc, alpha)
-    return _html(cells, planned, runs, out, metric, posthoc, alpha)
+        return _latex(cells, planned, out, metric, posthoc, alpha, missing)
+    return _html(cells, planned, runs, out, metric, posthoc, alpha, missing)
 
 
 def protocols_of(cells: pd.DataFrame, planned: pd.DataFrame) -> list[str]:
@@ -66,14 +71,14 @@ def protocols_of(cells: pd.DataFrame, planned: pd.DataFrame) -> list[str]:
 
 
 def comparisons(cells: pd.DataFrame, planned: pd.DataFrame, metric: str, posthoc: str,
-                alpha: float) -> dict[str, stats.Comparison | str]:
+                alpha: float, missing: str = "last") -> dict[str, stats.Comparison | str]:
     """Per protocol: the statistics, or the reason they could not be computed."""
     table = lb.per_dataset(cells, metric, planned=planned)
     out: dict[str, stats.Comparison | str] = {}
     for protocol in protocols_of(cells, planned):
         scores = stats.score_matrix(table, metric, protocol=protocol)
         try:
-            out[protocol] = stats.compare(scores, method=posthoc, alpha=alpha)
+            out[protocol] = stats.compare(scores, method=posthoc, alpha=alpha, missing=missing)
         except BenchError as exc:
             out[protocol] = str(exc)
     return out
@@ -254,11 +259,11 @@ def _provenance(runs: list[dict[str, Any]]) -> str:
 
 
 def _html(cells: pd.DataFrame, planned: pd.DataFrame, runs: list[dict[str, Any]], out: Path,
-          metric: str, posthoc: str, alpha: float) -> Path:
+          metric: str, posthoc: str, alpha: float, missing: str = "last") -> Path:
     info = lb.completeness(cells, planned)
     ok = cells[cells["status"] == "ok"]
     hist = histories(cells)
-    results = comparisons(cells, planned, metric, posthoc, alpha)
+    results = comparisons(cells, planned, metric, posthoc, alpha, missing)
     body: list[str] = [
         "<h1>anomaly-bench report</h1>",
         f"<p class='note'>{html.escape(lb.completeness_line(info))} Metric: {metric.upper()}, "
@@ -346,11 +351,11 @@ def _html(cells: pd.DataFrame, planned: pd.DataFrame, runs: list[dict[str, Any]]
 
 
 def _latex(cells: pd.DataFrame, planned: pd.DataFrame, out: Path, metric: str, posthoc: str,
-           alpha: float) -> Path:
+           alpha: float, missing: str = "last") -> Path:
     info = lb.completeness(cells, planned)
     parts = ["% anomaly-bench tables; needs \\usepackage{booktabs}",
              f"% {lb.completeness_line(info)}", ""]
-    results = comparisons(cells, planned, metric, posthoc, alpha)
+    results = comparisons(cells, planned, metric, posthoc, alpha, missing)
     for protocol in protocols_of(cells, planned):
         mine_c = cells[cells["protocol"] == protocol]
         mine_p = planned[planned["protocol"] == protocol]

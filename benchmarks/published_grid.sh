@@ -35,5 +35,22 @@ fi
 if [[ $STAGE == report || $STAGE == all ]]; then
   $BENCH leaderboard --store "$STORE" --format markdown > results/leaderboard.md
   $BENCH leaderboard --store "$STORE" --format csv > results/leaderboard.csv
-  $BENCH report --store "$STORE" --out results/report
+  $BENCH report --store "$STORE" --out results/report --missing drop
+  # provenance: every run recorded in the store (command, commit, versions, machine, times)
+  .venv/bin/python - "$STORE" > results/PROVENANCE.md <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print("# Provenance of results/published.sqlite\n")
+print("Regenerate (resumes the store): `BENCH_DATA_DIR=<folder of ADBench .npz files> "
+      "bash benchmarks/published_grid.sh all`\n")
+print("Datasets not in the data cache, so not run: see results/missing_datasets.txt.\n")
+rows = db.execute("SELECT run_id, started_at, finished_at, command, git_commit, versions, "
+                  "platform, n_planned FROM runs ORDER BY run_id").fetchall()
+for run_id, start, end, command, commit, versions, platform, n in rows:
+    print(f"## Run {run_id}\n\n- command: `{command}`\n- started {start}, finished {end or 'interrupted'}")
+    print(f"- git commit: {commit}\n- machine: {platform}\n- planned cells: {n}")
+    print("- versions: " + ", ".join(f"{k} {v}" for k, v in json.loads(versions or "{}").items()) + "\n")
+ok, total = db.execute("SELECT SUM(status = 'ok'), COUNT(*) FROM cells").fetchone()
+print(f"Cells stored: {total}, ok: {ok}.")
+PY
 fi

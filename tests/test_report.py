@@ -111,3 +111,18 @@ def test_latex_report_and_wilcoxon(store, tmp_path):
     assert tex.count(r"\begin{tabular}") == 3 and r"\toprule" in tex
     assert r"0.993 $\pm$" in tex or r"$\pm$" in tex
     assert "knn[n\\_neighbors=5000]" in tex
+
+
+def test_report_missing_drop_leaves_incomplete_datasets_out_of_the_tests(store, tmp_path):
+    """A partial grid: with --missing drop, unfinished datasets leave the tests, and say so."""
+    last = (tmp_path / "last")
+    drop = (tmp_path / "drop")
+    invoke("report", "--store", str(store), "--out", str(last))
+    invoke("report", "--store", str(store), "--out", str(drop), "--missing", "drop")
+    last_html = (last / "index.html").read_text()
+    drop_html = (drop / "index.html").read_text()
+    assert "rank last on their dataset" in last_html
+    # ae ran on one of the two datasets only: dropping the other leaves too few for Friedman
+    assert "rank last on their dataset" not in drop_html
+    assert "Not computed" in drop_html and "and 1 datasets" in drop_html
+    assert "Not computed" not in last_html
