@@ -374,7 +374,10 @@ def _fit_score(spec: DetectorSpec, cell: Cell, part: Any) -> dict[str, Any]:
         "auprc": float(average_precision_score(part.y_test, scores)),
         "fit_s": fit_s,
         "score_s": score_s,
-        "peak_mem_mb": mem.peak_mb,
+        # the peak resident memory of the process that ran the cell (interpreter and imported
+        # libraries included: what --max-memory limits). An increase over the start is not used:
+        # a reused worker's allocator serves a cell from memory freed by earlier ones.
+        "peak_mem_mb": mem.peak / 2**20,
         "rss_peak_mb": mem.peak / 2**20,
         "extra": json.dumps(extra, default=float) if extra else None,
     }

@@ -192,8 +192,13 @@ class Store:
             where.append(f"{column} = ?")
             values.append(value)
         sql = "SELECT * FROM cells" + (" WHERE " + " AND ".join(where) if where else "")
-        return pd.read_sql_query(sql + " ORDER BY detector, dataset, protocol, seed", self.conn,
-                                 params=values)
+        cells = pd.read_sql_query(sql + " ORDER BY detector, dataset, protocol, seed", self.conn,
+                                  params=values)
+        # cells stored before peak_mem_mb meant the process's peak RSS held an increase over the
+        # cell's start there; their absolute peak is in rss_peak_mb
+        if len(cells):
+            cells["peak_mem_mb"] = cells["rss_peak_mb"].fillna(cells["peak_mem_mb"])
+        return cells
 
     def integrity(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])

@@ -93,7 +93,7 @@ def test_failures_are_cells_not_crashes_with_process_workers(tmp_path, bad_plugi
     assert "1 ok, 4 failed, 1 timed out" in result.output
     assert elapsed < 50
     good = frame[frame["detector"] == "good"].iloc[0]
-    assert 0.5 < good["auroc"] <= 1 and good["fit_s"] >= 0 and good["peak_mem_mb"] is not None
+    assert 0.5 < good["auroc"] <= 1 and good["fit_s"] >= 0 and good["peak_mem_mb"] > 10  # MB: the process running the cell
 
 
 def test_serial_executor_timeout_and_failures(tmp_path, bad_plugins):
