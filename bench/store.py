@@ -70,6 +70,9 @@ MIGRATIONS: list[str] = [
     "protocol TEXT, seed INTEGER, PRIMARY KEY (run_id, key));",
     # 2: a planned cell records its --max-samples, so a subsampled run is told apart before it ran
     "ALTER TABLE planned ADD COLUMN max_samples INTEGER;",
+    # 3: peak_mem_mb is the peak resident memory of the process that ran the cell; older cells
+    # held the increase over the cell's start there (~0 in a reused worker)
+    "UPDATE cells SET peak_mem_mb = rss_peak_mb WHERE rss_peak_mb IS NOT NULL;",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -192,13 +195,8 @@ class Store:
             where.append(f"{column} = ?")
             values.append(value)
         sql = "SELECT * FROM cells" + (" WHERE " + " AND ".join(where) if where else "")
-        cells = pd.read_sql_query(sql + " ORDER BY detector, dataset, protocol, seed", self.conn,
-                                  params=values)
-        # cells stored before peak_mem_mb meant the process's peak RSS held an increase over the
-        # cell's start there; their absolute peak is in rss_peak_mb
-        if len(cells):
-            cells["peak_mem_mb"] = cells["rss_peak_mb"].fillna(cells["peak_mem_mb"])
-        return cells
+        return pd.read_sql_query(sql + " ORDER BY detector, dataset, protocol, seed", self.conn,
+                                 params=values)
 
     def integrity(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])

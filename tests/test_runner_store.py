@@ -213,3 +213,20 @@ def test_subsampled_runs_are_separate_rows_in_the_leaderboard(tmp_path):
     assert summary["iforest[max_samples=400]"]["avg_auroc"] == pytest.approx(sub)
     assert "4 of 4 planned cells ok" in runner.invoke(
         cli, ["leaderboard", "--store", str(store)]).output
+
+
+def test_old_store_migrates_peak_memory_to_the_process_peak(tmp_path):
+    """Schema 2 kept the increase over the cell's start in peak_mem_mb; opening migrates it."""
+    store = tmp_path / "old.sqlite"
+    result = CliRunner().invoke(cli, ["run", "--detectors", "hbos", "--datasets", "synthetic:global",
+                                      "--seeds", "1", "--store", str(store), "--executor", "serial",
+                                      "-q", "--no-leaderboard"])
+    assert result.exit_code == 0, result.output
+    conn = sqlite3.connect(store)
+    conn.execute("UPDATE cells SET peak_mem_mb = 0.004")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    with Store(store) as db:
+        (row,) = db.query().to_dict("records")
+    assert row["peak_mem_mb"] == row["rss_peak_mb"] > 10
