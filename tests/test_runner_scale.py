@@ -64,11 +64,17 @@ PLUGIN = textwrap.dedent("""
             self.keep_ = [np.ones(12_500_000) for _ in range(30)]
             return super().fit(X)
 
+    class Spike(Good):
+        def fit(self, X, y=None):
+            block = np.ones(40_000_000)  # 320 MB, touched, freed before fit returns
+            del block
+            return super().fit(X)
+
     @hookimpl
     def register_detectors(registry):
         for name, cls in [("good", Good), ("raises", Raises), ("returns_nan", ReturnsNan),
                           ("sleeps", Sleeps), ("exits", Exits), ("slowish", Slowish),
-                          ("hog", Hog)]:
+                          ("hog", Hog), ("spike", Spike)]:
             registry.add(name, cls, family="test")
 """)
 
@@ -166,6 +172,22 @@ def test_max_memory_stops_a_hog_and_replaces_its_worker(tmp_path, plugs):
     assert "exceeded the memory limit of 800 MB" in error and "worker replaced" in error
     (run,) = Store(store).runs()
     assert '"executor": "process"' in run["options"] and '"max_memory": 800000000' in run["options"]
+
+
+def test_peak_memory_is_each_cells_own_peak_in_a_reused_worker(tmp_path, plugs):
+    """A transient 320 MB allocation shows in its cell's peak, and not in the next cell's."""
+    store = tmp_path / "r.sqlite"
+    result = CliRunner().invoke(cli, [
+        "--plugins-dir", str(plugs), "run", "--detectors", "spike,good",
+        "--datasets", "synthetic:global", "--seeds", "1", "--store", str(store),
+        "--executor", "process", "--jobs", "1", "--no-leaderboard", "-q"])
+    assert result.exit_code == 0, result.output
+    frame = _cells(store)
+    peak = dict(zip(frame["detector"], frame["peak_mem_mb"], strict=True))
+    pids = set(frame["pid"])
+    assert len(pids) == 1  # the same worker ran both cells
+    assert peak["spike"] > 320 and peak["good"] > 20
+    assert peak["spike"] - peak["good"] > 250
 
 
 def test_memory_sizes_and_the_serial_executor_refuses_a_limit(tmp_path):
