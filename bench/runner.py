@@ -243,6 +243,7 @@ class _Worker:
         self.threads = threads
         self._datasets: dict[str, Any] = {}
         self._warm: set[str] = set()
+        self._split: tuple[tuple[Any, ...], Any] | None = None
         self._setup = False
 
     def setup(self) -> None:
@@ -267,6 +268,28 @@ class _Worker:
             self._datasets.clear()  # keep one dataset: the largest ones are hundreds of MB
             self._datasets[key] = data.load(spec)
         return self._datasets[key]
+
+    def split(self, cell: Cell) -> Any:
+        """The cell's train/test parts. Cells are planned detectors innermost, so consecutive
+        cells share a (dataset, protocol, seed): the last split is kept, and each cell gets its
+        own copy of the arrays (a detector may scale its input in place)."""
+        import dataclasses
+
+        from bench import protocols
+
+        key = (cell.dataset, cell.dataset_sha256, cell.protocol, cell.seed, cell.max_samples)
+        if self._split is None or self._split[0] != key:
+            self._split = None  # free the old one before making the next
+            X, y = self.dataset(cell)
+            try:
+                part = protocols.split(X, y, cell.protocol, cell.seed, max_samples=cell.max_samples)
+            except ValueError as exc:
+                raise BenchError(f"dataset {cell.dataset!r}, protocol {cell.protocol}: {exc}") from exc
+            self._split = (key, part)
+        part = self._split[1]
+        return dataclasses.replace(part, X_train=part.X_train.copy(), X_test=part.X_test.copy(),
+                                   y_train=part.y_train.copy(), y_test=part.y_test.copy(),
+                                   info=dict(part.info))
 
     def detector_spec(self, cell: Cell) -> DetectorSpec:
         from bench import plugins
@@ -308,13 +331,7 @@ class _Worker:
             self.setup()
             spec = self.detector_spec(cell)
             record.update(family=spec.family, plugin=spec.plugin)
-            X, y = self.dataset(cell)
-            from bench import protocols
-
-            try:
-                part = protocols.split(X, y, cell.protocol, cell.seed, max_samples=cell.max_samples)
-            except ValueError as exc:
-                raise BenchError(f"dataset {cell.dataset!r}, protocol {cell.protocol}: {exc}") from exc
+            part = self.split(cell)
             record.update(
                 n_train=part.info["n_train"],
                 n_test=part.info["n_test"],

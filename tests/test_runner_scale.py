@@ -70,11 +70,20 @@ PLUGIN = textwrap.dedent("""
             del block
             return super().fit(X)
 
+    class Mutates(Good):
+        def fit(self, X, y=None):
+            X[:] = 0.0  # scales its input in place: must not reach the next cell
+            return super().fit(X)
+        def decision_function(self, X):
+            s = super().decision_function(X)
+            X[:] = 0.0
+            return s
+
     @hookimpl
     def register_detectors(registry):
         for name, cls in [("good", Good), ("raises", Raises), ("returns_nan", ReturnsNan),
                           ("sleeps", Sleeps), ("exits", Exits), ("slowish", Slowish),
-                          ("hog", Hog), ("spike", Spike)]:
+                          ("hog", Hog), ("spike", Spike), ("mutates", Mutates)]:
             registry.add(name, cls, family="test")
 """)
 
@@ -188,6 +197,23 @@ def test_peak_memory_is_each_cells_own_peak_in_a_reused_worker(tmp_path, plugs):
     assert len(pids) == 1  # the same worker ran both cells
     assert peak["spike"] > 320 and peak["good"] > 20
     assert peak["spike"] - peak["good"] > 250
+
+
+def test_a_detector_that_changes_its_input_does_not_change_the_next_cells(tmp_path, plugs):
+    """Consecutive cells of one (dataset, seed) share the worker's split; each gets a copy."""
+    def run(detectors, store):
+        result = CliRunner().invoke(cli, [
+            "--plugins-dir", str(plugs), "run", "--detectors", detectors,
+            "--datasets", "synthetic:global,synthetic:local", "--seeds", "1,2",
+            "--store", str(store), "--executor", "serial", "--no-leaderboard", "-q"])
+        assert result.exit_code == 0, result.output
+        frame = _cells(store)
+        return frame.set_index(["detector", "dataset", "seed"])["auroc"]
+
+    alone = run("good", tmp_path / "alone.sqlite")
+    after = run("mutates,good", tmp_path / "after.sqlite")
+    for key, value in alone.items():
+        assert after[key] == value
 
 
 def test_memory_sizes_and_the_serial_executor_refuses_a_limit(tmp_path):
