@@ -42,13 +42,61 @@ def load(store: str | Path, protocol: str | None = None) -> tuple[pd.DataFrame, 
 
     with Store(store, create=False) as db:
         cells = db.query(protocol=protocol)
-        sql = "SELECT DISTINCT key, detector, dataset, protocol, seed, max_samples FROM planned"
+        sql = "SELECT run_id, key, detector, dataset, protocol, seed, max_samples FROM planned"
         params: list[Any] = []
         if protocol is not None:
             sql += " WHERE protocol = ?"
             params.append(protocol)
         planned = pd.read_sql_query(sql, db.conn, params=params)
-    return subsample_labels(cells, planned)
+    cells, planned = current(cells, planned)
+    return subsample_labels(cells, planned.drop(columns="run_id").drop_duplicates())
+
+
+#: one place in a grid: a detector label on one dataset, protocol, seed and subsample size
+SLOT = ["detector", "dataset", "protocol", "seed", "max_samples"]
+
+
+def current(cells: pd.DataFrame, planned: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Drop cells and planned cells superseded by a later run of the same slot.
+
+    A cell's key holds its parameters' hash and its plugin's version, so after a detector's
+    defaults or code change a rerun stores new cells beside the old ones, under the same label.
+    The tables show, for each slot (detector label, dataset, protocol, seed, max_samples), the
+    key that the most recent run planned (or, for cells no run planned, the last finished). The
+    number of superseded cells is kept in ``cells.attrs["superseded"]``; they stay in the store.
+    """
+    n_before = len(cells)
+    slot_key: dict[tuple[Any, ...], str] = {}
+    if len(planned):
+        order = planned.sort_values("run_id", kind="stable")
+        for row in order[[*SLOT, "key"]].itertuples(index=False):
+            slot_key[_slot(row[:-1])] = row[-1]
+    if len(cells):
+        by_time = cells.sort_values("finished_at", kind="stable", na_position="first")
+        latest: dict[tuple[Any, ...], str] = {}
+        for row in by_time[[*SLOT, "key"]].itertuples(index=False):
+            latest[_slot(row[:-1])] = row[-1]
+        for slot, key in latest.items():
+            slot_key.setdefault(slot, key)
+        keep = [slot_key[_slot(row[:-1])] == row[-1]
+                for row in cells[[*SLOT, "key"]].itertuples(index=False)]
+        cells = cells[keep]
+    if len(planned):
+        keep = [slot_key[_slot(row[:-1])] == row[-1]
+                for row in planned[[*SLOT, "key"]].itertuples(index=False)]
+        planned = planned[keep]
+    cells = cells.copy()
+    cells.attrs["superseded"] = n_before - len(cells)
+    return cells, planned
+
+
+def _slot(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    *head, max_samples = values
+    if max_samples is None or max_samples != max_samples:  # None or NaN: not subsampled
+        max_samples = None
+    else:
+        max_samples = int(max_samples)
+    return (*head, max_samples)
 
 
 def subsample_labels(cells: pd.DataFrame, planned: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -234,6 +282,7 @@ def completeness(cells: pd.DataFrame, planned: pd.DataFrame | None = None) -> di
         "cells_timeout": int(counts.get("timeout", 0)),
         "cells_missing": int(counts.get("missing", 0)),
         "completeness": ok / total if total else None,
+        "cells_superseded": int(cells.attrs.get("superseded", 0)),
     }
 
 
@@ -242,7 +291,9 @@ def completeness_line(info: dict[str, Any]) -> str:
     pct = "—" if ratio is None else f"{100 * ratio:.1f}%"
     return (f"Completeness: {info['cells_ok']} of {info['cells_planned']} planned cells ok "
             f"({pct}); {info['cells_failed']} failed, {info['cells_timeout']} timed out, "
-            f"{info['cells_missing']} not run.")
+            f"{info['cells_missing']} not run." + (
+                f" {info['cells_superseded']} older cells (other parameters or plugin version, "
+                f"superseded by a later run) not shown." if info.get("cells_superseded") else ""))
 
 
 def matrix(cells: pd.DataFrame, metric: str = "auroc", protocol: str | None = None, *,

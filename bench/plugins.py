@@ -52,6 +52,12 @@ _state = {"loaded": False, "tracing": False}
 def _register(module: ModuleType, info: PluginInfo) -> None:
     if pm.is_registered(module) or pm.has_plugin(info.name):
         return
+    # A plugin module's own __version__ wins over its distribution's: one distribution may ship
+    # several plugins, and the version is part of every cell's key (bump it when a detector's
+    # code or defaults change, so that a rerun computes new cells instead of resuming old ones).
+    own = getattr(module, "__version__", None)
+    if isinstance(own, str) and own.strip():
+        info.version = own.strip()
     try:
         pm.register(module, name=info.name)
     except Exception as exc:  # pluggy validation errors: wrong hook signature, ...

@@ -6,6 +6,8 @@ import json
 import re
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,7 +47,7 @@ def test_leaderboard_shows_completeness_and_failures(store):
     payload = json.loads(invoke("leaderboard", "--store", str(store), "--format", "json"))
     assert payload["completeness"] == {"cells_planned": 17, "cells_ok": 13, "cells_failed": 4,
                                        "cells_timeout": 0, "cells_missing": 0,
-                                       "completeness": 13 / 17}
+                                       "completeness": 13 / 17, "cells_superseded": 0}
     rows = {r["detector"]: r for r in payload["summary"]}
     assert rows["knn[n_neighbors=5000]"]["cells_failed"] == 4
     assert rows["knn[n_neighbors=5000]"]["completeness"] == 0
@@ -126,3 +128,50 @@ def test_report_missing_drop_leaves_incomplete_datasets_out_of_the_tests(store, 
     assert "rank last on their dataset" not in drop_html
     assert "Not computed" in drop_html and "and 1 datasets" in drop_html
     assert "Not computed" not in last_html
+
+
+def test_a_rerun_with_changed_defaults_supersedes_the_old_cells(tmp_path):
+    """A plugin changes a default: the rerun's cells replace the old ones in the tables (the store
+    keeps both), and the leaderboard says how many it left out."""
+    plugin = tmp_path / "plugs" / "shiftplug.py"
+    plugin.parent.mkdir()
+    source = """
+__version__ = "1.0"
+import numpy as np
+from bench import hookimpl
+
+class Shift:
+    def __init__(self, power=1, random_state=None):
+        self.power, self.random_state = power, random_state
+    def fit(self, X, y=None):
+        self.mu_ = X.mean(0); return self
+    def decision_function(self, X):
+        return (np.abs(X - self.mu_) ** self.power).sum(1)
+
+@hookimpl
+def register_detectors(registry):
+    registry.add("shift", Shift, family="test")
+"""
+    plugin.write_text(source)
+    store = tmp_path / "r.sqlite"
+    args = ["--plugins-dir", str(plugin.parent), "run", "--detectors", "shift", "--datasets",
+            "synthetic:global", "--seeds", "1,2", "--store", str(store), "-q",
+            "--executor", "serial", "--no-leaderboard"]
+    runner = CliRunner()
+    assert runner.invoke(cli, args).exit_code == 0
+    before = json.loads(runner.invoke(cli, ["leaderboard", "--store", str(store), "--format",
+                                            "json"]).output)
+    # a new default, and so a new version (part of the cell key)
+    plugin.write_text(source.replace("power=1", "power=4").replace('"1.0"', '"1.1"'))
+    rerun = subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr  # a new process: it imports the changed plugin
+    with sqlite3.connect(store) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM cells").fetchone()[0] == 4  # both kept
+    after = json.loads(runner.invoke(cli, ["leaderboard", "--store", str(store), "--format",
+                                           "json"]).output)
+    assert after["completeness"]["cells_planned"] == 2 and after["completeness"]["cells_ok"] == 2
+    assert after["completeness"]["cells_superseded"] == 2
+    (row,) = after["summary"]
+    assert row["avg_auroc"] != before["summary"][0]["avg_auroc"]
+    text = runner.invoke(cli, ["leaderboard", "--store", str(store)]).output
+    assert "2 older cells (other parameters or plugin version, superseded by a later run)" in text
