@@ -106,10 +106,18 @@ def run_grid(detectors: list[str], datasets: list[str], protocol: str, args: Any
 def load_cells(store: Path, detectors: list[str], datasets: list[str], protocol: str,
                seeds: list[int], max_samples: int) -> Any:
     """This grid's cells (default parameters only) from the store."""
+    import pandas as pd
+
+    from bench import leaderboard
     from bench.store import Store
 
     with Store(store, create=False) as db:
         cells = db.query(protocol=protocol)
+        planned = pd.read_sql_query(
+            "SELECT run_id, key, detector, dataset, protocol, seed, max_samples FROM planned "
+            "WHERE protocol = ?", db.conn, params=[protocol])
+    # a detector whose version changed since (a rerun with new defaults): its latest cells only
+    cells, _ = leaderboard.current(cells, planned)
     keep = (cells["detector"].isin(detectors) & cells["dataset"].isin(datasets)
             & cells["seed"].isin(seeds)
             & (cells["max_samples"] == max_samples))  # not the same detector run on all rows
@@ -198,6 +206,20 @@ def table(summary: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def per_dataset_table(summary: dict[str, dict[str, Any]], datasets: list[str]) -> list[str]:
+    """Datasets x detectors of the mean AUROC over seeds ("-" where no cell is ok)."""
+    names = [n for n in summary if summary[n]["n_datasets"]]
+    lines = ["| dataset | " + " | ".join(names) + " |",
+             "| --- |" + " ---: |" * len(names)]
+    for ds in datasets:
+        vals = []
+        for n in names:
+            per = summary[n]["per_ds"]
+            vals.append(f"{per[ds]:.3f}" if ds in per.index else "-")
+        lines.append(f"| {ds.removeprefix('adbench:')} | " + " | ".join(vals) + " |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", help="comma list (default: every cached adbench:* set)")
@@ -253,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
             if ours in summary and theirs in summary and summary[ours]["fit_total"] > 0:
                 ratio = summary[theirs]["fit_total"] / summary[ours]["fit_total"]
                 out.append(f"\nTotal fit time {theirs} / {ours}: {ratio:.1f}x")
+        out += ["", f"### Mean AUROC per dataset (`{protocol}`)", "",
+                *per_dataset_table(summary, datasets)]
     text = "\n".join(out) + "\n"
     print(text)
     args.output.parent.mkdir(parents=True, exist_ok=True)
