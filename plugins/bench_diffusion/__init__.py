@@ -3,8 +3,9 @@
 from bench import hookimpl
 
 #: part of every cell's key: bumped when the detector's code or defaults change
-#: (0.2.0: training runs its full step budget; no early stopping by default)
-__version__ = "0.2.0"
+#: (0.3.0: training runs its full step budget, no early stopping by default; automatic batches
+#: of at most 256 rows)
+__version__ = "0.3.0"
 
 
 @hookimpl
