@@ -50,7 +50,7 @@ def main() -> None:
            "--detectors", ",".join(DETECTORS), "--datasets", ",".join(datasets),
            "--seeds", args.seeds, "--protocol", args.protocol, "--jobs", str(args.jobs),
            "--no-leaderboard", "--quiet"]
-    shown = shlex.join(["bench", *cmd[3:5], "results/" + args.store.name, *cmd[5:]])
+    shown = shlex.join(["bench", *cmd[3:5], "results/" + args.store.name, *cmd[6:]])
     load_before = os.getloadavg()
     wall = None
     if not args.report_only:
@@ -85,8 +85,11 @@ def write_table(args, datasets, wall, shown, load_before, load_after) -> None:
         "",
         f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by "
         f"`benchmarks/generative_full_grid.py` on {platform.node()} ({os.cpu_count()} CPUs, "
-        f"{platform.platform()}); load average before {load_before[0]:.1f}, after "
-        f"{load_after[0]:.1f}. Command:",
+        f"{platform.platform()}); " + (
+            f"load average before {load_before[0]:.1f}, after {load_after[0]:.1f}."
+            if not args.report_only else
+            "tabulated with `--report-only` from the store; wall time = the run's start to its "
+            "last cell's finish.") + " Command:",
         "",
         f"    {shown}",
         "",
@@ -123,8 +126,9 @@ def write_table(args, datasets, wall, shown, load_before, load_after) -> None:
     warm = cells["warmup_s"].dropna()
     warm = warm[warm > 0]
     if len(warm):
-        lines += ["", f"Worker warm-ups (outside the timed fits): {len(warm)}, median "
-                  f"{warm.median():.1f} s."]
+        lines += ["", f"Warm-ups paid by the workers outside the timed fits (one per worker "
+                  f"and detector: torch import, first kernels): {len(warm)}, {warm.sum():.1f} s "
+                  f"in all, the largest {warm.max():.1f} s."]
     text = "\n".join(lines) + "\n"
     args.output.write_text(text)
     print(text)
