@@ -19,6 +19,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
+def plugs() -> Path:
+    """``--plugins-dir`` folder of detectors that raise, return NaN or too few scores, sleep,
+    exit their process, hog or spike memory, or overwrite their input; and a good one."""
+    return Path(__file__).parent / "misbehaving_plugins"
+
+
+@pytest.fixture
 def adbench_dir() -> Path:
     """The folder of real ADBench .npz files used as the download cache."""
     path = Path(os.environ.get("BENCH_DATA_DIR", SHARED_ADBENCH))

@@ -13,7 +13,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
@@ -24,76 +23,6 @@ from bench.cli import cli
 from bench.errors import BenchError
 from bench.progress import Progress
 from bench.store import Store
-
-PLUGIN = textwrap.dedent("""
-    import os, time
-    import numpy as np
-    from bench import hookimpl
-
-    class Good:
-        def __init__(self, random_state=None):
-            self.random_state = random_state
-        def fit(self, X, y=None):
-            self.mu_ = X.mean(0); return self
-        def decision_function(self, X):
-            return ((X - self.mu_) ** 2).sum(1)
-
-    class Raises(Good):
-        def fit(self, X, y=None):
-            raise RuntimeError("deliberate failure in fit")
-
-    class ReturnsNan(Good):
-        def decision_function(self, X):
-            s = super().decision_function(X); s[0] = np.nan; return s
-
-    class Sleeps(Good):
-        def fit(self, X, y=None):
-            time.sleep(60); return self
-
-    class Exits(Good):
-        def fit(self, X, y=None):
-            os._exit(7)
-
-    class Slowish(Good):
-        def fit(self, X, y=None):
-            time.sleep(0.3); return super().fit(X)
-
-    class Hog(Good):
-        def fit(self, X, y=None):
-            # 100 MB blocks, touched, up to 3 GB: far past the limit the tests set
-            self.keep_ = [np.ones(12_500_000) for _ in range(30)]
-            return super().fit(X)
-
-    class Spike(Good):
-        def fit(self, X, y=None):
-            block = np.ones(40_000_000)  # 320 MB, touched, freed before fit returns
-            del block
-            return super().fit(X)
-
-    class Mutates(Good):
-        def fit(self, X, y=None):
-            X[:] = 0.0  # scales its input in place: must not reach the next cell
-            return super().fit(X)
-        def decision_function(self, X):
-            s = super().decision_function(X)
-            X[:] = 0.0
-            return s
-
-    @hookimpl
-    def register_detectors(registry):
-        for name, cls in [("good", Good), ("raises", Raises), ("returns_nan", ReturnsNan),
-                          ("sleeps", Sleeps), ("exits", Exits), ("slowish", Slowish),
-                          ("hog", Hog), ("spike", Spike), ("mutates", Mutates)]:
-            registry.add(name, cls, family="test")
-""")
-
-
-@pytest.fixture
-def plugs(tmp_path):
-    folder = tmp_path / "plugs"
-    folder.mkdir()
-    (folder / "scaleplugs.py").write_text(PLUGIN)
-    return folder
 
 
 def _cells(store):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import textwrap
 import time
 
 import pandas as pd
@@ -14,55 +13,6 @@ from click.testing import CliRunner
 from bench.cli import cli
 from bench.store import Store
 
-BAD_PLUGIN = textwrap.dedent("""
-    import os, time
-    import numpy as np
-    from bench import hookimpl
-
-    class Good:
-        def __init__(self, random_state=None):
-            self.random_state = random_state
-        def fit(self, X, y=None):
-            assert y is None
-            self.mu_ = X.mean(0); return self
-        def decision_function(self, X):
-            return ((X - self.mu_) ** 2).sum(1)
-
-    class Raises(Good):
-        def fit(self, X, y=None):
-            raise RuntimeError("deliberate failure in fit")
-
-    class ReturnsNan(Good):
-        def decision_function(self, X):
-            s = super().decision_function(X); s[0] = np.nan; return s
-
-    class WrongLength(Good):
-        def decision_function(self, X):
-            return super().decision_function(X)[:-1]
-
-    class Sleeps(Good):
-        def fit(self, X, y=None):
-            time.sleep(60); return self
-
-    class Exits(Good):
-        def fit(self, X, y=None):
-            os._exit(7)
-
-    @hookimpl
-    def register_detectors(registry):
-        for name, cls in [("good", Good), ("raises", Raises), ("returns_nan", ReturnsNan),
-                          ("wrong_length", WrongLength), ("sleeps", Sleeps), ("exits", Exits)]:
-            registry.add(name, cls, family="test")
-""")
-
-
-@pytest.fixture
-def bad_plugins(tmp_path):
-    folder = tmp_path / "plugs"
-    folder.mkdir()
-    (folder / "badplugs.py").write_text(BAD_PLUGIN)
-    return folder
-
 
 def _statuses(store):
     with Store(store, create=False) as db:
@@ -70,11 +20,11 @@ def _statuses(store):
     return frame, dict(zip(frame["detector"] + "@" + frame["dataset"], frame["status"], strict=True))
 
 
-def test_failures_are_cells_not_crashes_with_process_workers(tmp_path, bad_plugins):
+def test_failures_are_cells_not_crashes_with_process_workers(tmp_path, plugs):
     store = tmp_path / "r.sqlite"
     start = time.monotonic()
     result = CliRunner().invoke(cli, [
-        "--plugins-dir", str(bad_plugins), "run",
+        "--plugins-dir", str(plugs), "run",
         "--detectors", "good,raises,returns_nan,wrong_length,sleeps,exits",
         "--datasets", "synthetic:global", "--seeds", "1", "--store", str(store),
         "--jobs", "2", "--timeout", "5"])
@@ -96,19 +46,19 @@ def test_failures_are_cells_not_crashes_with_process_workers(tmp_path, bad_plugi
     assert 0.5 < good["auroc"] <= 1 and good["fit_s"] >= 0 and good["peak_mem_mb"] > 10  # MB: the process running the cell
 
 
-def test_serial_executor_timeout_and_failures(tmp_path, bad_plugins):
+def test_serial_executor_timeout_and_failures(tmp_path, plugs):
     store = tmp_path / "r.sqlite"
     result = CliRunner().invoke(cli, [
-        "--plugins-dir", str(bad_plugins), "run", "--detectors", "good,raises,sleeps",
+        "--plugins-dir", str(plugs), "run", "--detectors", "good,raises,sleeps",
         "--datasets", "synthetic:local", "--seeds", "1", "--store", str(store), "--timeout", "2"])
     assert result.exit_code == 1
     _, status = _statuses(store)
     assert set(status.values()) == {"ok", "failed", "timeout"}
 
 
-def test_resume_skips_ok_retries_failed_and_force(tmp_path, bad_plugins):
+def test_resume_skips_ok_retries_failed_and_force(tmp_path, plugs):
     store = tmp_path / "r.sqlite"
-    args = ["--plugins-dir", str(bad_plugins), "run", "--detectors", "good,raises",
+    args = ["--plugins-dir", str(plugs), "run", "--detectors", "good,raises",
             "--datasets", "synthetic:global,synthetic:local", "--seeds", "1,2", "--store", str(store)]
     runner = CliRunner()
     first = runner.invoke(cli, args)
