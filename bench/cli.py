@@ -109,13 +109,6 @@ def _parse_seeds(value: str) -> list[int]:
     return list(dict.fromkeys(seeds))
 
 
-def _available_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def default_detectors(registry: Any) -> list[DetectorSpec]:
     """The default suite: every available detector not tagged ``slow``."""
     return [s for s in registry if "slow" not in s.tags and s.unavailable_reason() is None]
@@ -177,7 +170,7 @@ def run(detectors: str | None, datasets: str | None, dataset_file: tuple[str, ..
     if scheduler and executor not in (None, "dask"):
         raise click.UsageError(f"--scheduler needs --executor dask, not {executor}")
     if jobs is None:  # every core: the numbers of a cell do not depend on the executor or jobs
-        jobs = _available_cpus() if executor != "serial" else 1
+        jobs = runner.available_cpus() if executor != "serial" else 1
     chosen_executor = executor or ("dask" if scheduler else "process" if jobs > 1 else "serial")
     try:
         memory_limit = runner.parse_memory(max_memory)

@@ -37,7 +37,13 @@ TIE_TOLERANCE = 5e-4
 
 
 def load(store: str | Path, protocol: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The cells and the planned cells of an existing store, optionally of one protocol."""
+    """The cells and the planned cells of an existing store, optionally of one protocol, as the
+    tables show them: each slot's latest cell, subsampled runs labelled ``name[max_samples=N]``."""
+    return subsample_labels(*load_current(store, protocol))
+
+
+def load_current(store: str | Path, protocol: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The cells and planned cells of each slot's most recent run (see :func:`current`)."""
     from bench.store import Store
 
     with Store(store, create=False) as db:
@@ -49,7 +55,7 @@ def load(store: str | Path, protocol: str | None = None) -> tuple[pd.DataFrame, 
             params.append(protocol)
         planned = pd.read_sql_query(sql, db.conn, params=params)
     cells, planned = current(cells, planned)
-    return subsample_labels(cells, planned.drop(columns="run_id").drop_duplicates())
+    return cells, planned.drop(columns="run_id").drop_duplicates()
 
 
 #: one place in a grid: a detector label on one dataset, protocol, seed and subsample size

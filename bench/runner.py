@@ -226,10 +226,6 @@ class _PeakMemory:
             self.peak = max(self.peak, self._proc.memory_info().rss)
         _PeakMemory.life_peak = max(_PeakMemory.life_peak, self.peak)
 
-    @property
-    def peak_mb(self) -> float:
-        return self.peak / 2**20
-
 
 class CellTimeout(BaseException):  # not caught by a detector's `except Exception`
     pass
@@ -487,8 +483,16 @@ class _alarm:
 # executors
 
 
+def available_cpus() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. a container's cpuset)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def default_threads(jobs: int) -> int:
-    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+    return max(1, available_cpus() // max(1, jobs))
 
 
 def run_serial(

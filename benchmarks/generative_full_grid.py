@@ -68,10 +68,11 @@ def main() -> None:
 
 
 def write_table(args, datasets, wall, shown, load_before, load_after) -> None:
+    from bench.leaderboard import load_current
     from bench.store import Store
 
+    cells, _ = load_current(args.store, args.protocol)
     with Store(args.store, create=False) as db:
-        cells = db.query(protocol=args.protocol)
         runs = db.runs()
     cells = cells[cells["detector"].isin(DETECTORS)]
     if wall is None and len(runs):

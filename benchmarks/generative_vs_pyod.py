@@ -106,18 +106,10 @@ def run_grid(detectors: list[str], datasets: list[str], protocol: str, args: Any
 def load_cells(store: Path, detectors: list[str], datasets: list[str], protocol: str,
                seeds: list[int], max_samples: int) -> Any:
     """This grid's cells (default parameters only) from the store."""
-    import pandas as pd
-
     from bench import leaderboard
-    from bench.store import Store
 
-    with Store(store, create=False) as db:
-        cells = db.query(protocol=protocol)
-        planned = pd.read_sql_query(
-            "SELECT run_id, key, detector, dataset, protocol, seed, max_samples FROM planned "
-            "WHERE protocol = ?", db.conn, params=[protocol])
-    # a detector whose version changed since (a rerun with new defaults): its latest cells only
-    cells, _ = leaderboard.current(cells, planned)
+    # each slot's latest cells: a detector rerun with new defaults (a new version) replaces its old
+    cells, _ = leaderboard.load_current(store, protocol)
     keep = (cells["detector"].isin(detectors) & cells["dataset"].isin(datasets)
             & cells["seed"].isin(seeds)
             & (cells["max_samples"] == max_samples))  # not the same detector run on all rows
