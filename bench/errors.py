@@ -33,3 +33,7 @@ class DetectorError(BenchError):
 
 class MissingDependencyError(BenchError):
     """An optional dependency is not installed; the message names the extra to install."""
+
+
+class DetectorParameterError(BenchError):
+    """A detector was selected with a parameter it does not take, or with an invalid value."""

@@ -7,19 +7,29 @@ parametrised name (``vae[score=iwae]``).
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import hashlib
 import importlib
 import importlib.util
-import inspect
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bench.detector import (
+    SklearnOutlierDetector,
+    accepts_argument,
+    as_detector,
+    parameter_defaults,
+    parameter_names,
+)
 from bench.errors import (
     BenchError,
+    DetectorError,
+    DetectorParameterError,
     DuplicateNameError,
     MissingDependencyError,
     PluginLoadError,
@@ -129,13 +139,83 @@ def _split_params(text: str) -> list[str]:
     return parts
 
 
-def _accepts(func: Callable[..., Any], argument: str) -> bool:
+def suggest(name: str, choices: Iterable[str], n: int = 5) -> list[str]:
+    """Choices that look like ``name``: close by spelling (difflib), then containing it."""
+    choices = list(choices)
+    close = difflib.get_close_matches(name, choices, n=n, cutoff=0.6)
+    # a namespaced name (adbench:cardo) is also compared without its namespace
+    if ":" in name:
+        prefix, _, bare = name.partition(":")
+        same = {c.partition(":")[2]: c for c in choices if c.startswith(prefix + ":")}
+        close += [same[m] for m in difflib.get_close_matches(bare, same, n=n, cutoff=0.6)]
+    close += fnmatch.filter(choices, f"*{name}*")
+    return list(dict.fromkeys(close))[:n]
+
+
+def check_constraints(obj: Any, params: Mapping[str, Any]) -> str | None:
+    """Why one of ``params`` is an invalid value for the detector ``obj``, or None.
+
+    The rules are scikit-learn's parameter constraints (``_parameter_constraints``, validated by
+    scikit-learn's own code), taken from
+
+    - the detector's class itself (a scikit-learn estimator, or a detector that declares them in
+      scikit-learn's format), else
+    - a scikit-learn estimator that the module of the detector's class (or of a parent class)
+      imports, for a parameter of the same name, and only when the detector's own default for it
+      passes that estimator's rule (so the name means the same thing in both: PyOD's ``IForest``
+      passes ``n_estimators`` to ``IsolationForest``).
+
+    Nothing is checked when scikit-learn is not loaded (no detector can be wrapping it then).
+    """
+    if not params or "sklearn" not in sys.modules:
+        return None
     try:
-        signature = inspect.signature(func)
-    except (TypeError, ValueError):
-        return False
-    params = signature.parameters.values()
-    return any(p.name == argument for p in params) or any(p.kind is p.VAR_KEYWORD for p in params)
+        from sklearn.base import BaseEstimator
+        from sklearn.utils._param_validation import (
+            InvalidParameterError,
+            validate_parameter_constraints,
+        )
+    except ImportError:  # pragma: no cover - scikit-learn < 1.2
+        return None
+    target = obj.estimator if isinstance(obj, SklearnOutlierDetector) else obj
+    cls = type(target)
+    own = getattr(cls, "_parameter_constraints", None)
+    tables: list[tuple[str, Mapping[str, Any], bool]] = []
+    if isinstance(own, Mapping):
+        tables.append((cls.__name__, own, False))
+    else:
+        seen: set[type] = set()
+        for klass in cls.__mro__:
+            module = sys.modules.get(klass.__module__)
+            if module is None or klass.__module__.startswith("sklearn."):
+                continue
+            for value in vars(module).values():
+                if (isinstance(value, type) and value not in seen
+                        and issubclass(value, BaseEstimator)
+                        and value.__module__.startswith("sklearn.")
+                        and isinstance(getattr(value, "_parameter_constraints", None), Mapping)):
+                    seen.add(value)
+                    tables.append((value.__name__, value._parameter_constraints, True))
+    defaults = parameter_defaults(cls)
+
+    def passes(owner: str, rule: Any, name: str, value: Any) -> str | None:
+        try:
+            validate_parameter_constraints({name: rule}, {name: value}, caller_name=owner)
+        except InvalidParameterError as exc:
+            return str(exc)
+        return None
+
+    for name, value in params.items():
+        for owner, table, wrapped in tables:
+            if name not in table:
+                continue
+            if wrapped and (name not in defaults or passes(owner, table[name], name, defaults[name])):
+                continue  # same name, other meaning: this rule does not apply
+            error = passes(owner, table[name], name, value)
+            if error:
+                return f"invalid value {name}={value!r}: {error}"
+            break
+    return None
 
 
 def _missing_dependencies(tags: Iterable[str]) -> list[str]:
@@ -212,18 +292,69 @@ class DetectorSpec:
         return self.factory
 
     def build(self, random_state: int | None = None) -> Any:
-        """Instantiate the detector: ``factory(**params, random_state=seed)`` when accepted."""
+        """Instantiate the detector: ``factory(**params, random_state=seed)`` when accepted.
+
+        The object goes through :func:`bench.detector.as_detector`: a scikit-learn outlier
+        detector comes back wrapped so that its scores are negated (higher = more anomalous).
+        """
         factory = self.resolve()
         kwargs = self.all_params
-        if random_state is not None and _accepts(factory, "random_state"):
+        if random_state is not None and accepts_argument(factory, "random_state"):
             kwargs = {**kwargs, "random_state": random_state}
         try:
-            return factory(**kwargs)
+            obj = factory(**kwargs)
         except Exception as exc:
-            raise PluginLoadError(
+            raise DetectorError(
                 f"error when initializing detector {self.label!r} with {kwargs}: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
+        return as_detector(obj, self.label)
+
+    def validate(self) -> None:
+        """Refuse parameters this detector does not take, or values it rejects, before a run.
+
+        Raises :class:`DetectorParameterError` naming the parameter and the valid ones (with
+        suggestions by spelling). Checked in order:
+
+        1. names, against the factory's keyword parameters (``__init__`` up the MRO through
+           ``**kwargs``; nothing is refused when the chain ends in an open ``**kwargs``);
+        2. construction: ``factory(**params)`` must not raise, and a scikit-learn outlier
+           detector must be one that can score new rows (:func:`bench.detector.as_detector`);
+        3. values, against scikit-learn's parameter constraints (``_parameter_constraints``) of
+           the detector itself, or of a scikit-learn estimator it wraps under the same parameter
+           names (PyOD's ``IForest`` wraps ``IsolationForest``); see :func:`check_constraints`.
+
+        The factory is imported only when the user chose parameters or when it is already an
+        object (not a lazy ``"module:attr"``), so a plain ``bench run -d ae`` imports no torch
+        here. An unavailable detector is left to the caller's availability check.
+        """
+        if not self.overrides and isinstance(self.factory, str):
+            return
+        if self.unavailable_reason() is not None:
+            return
+        factory = self.resolve()
+        params = self.all_params
+        names, open_ended = parameter_names(factory)
+        unknown = [] if open_ended else [k for k in params if k not in names]
+        if unknown:
+            bad = unknown[0]
+            close = difflib.get_close_matches(bad, names, n=3, cutoff=0.6)
+            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+            raise DetectorParameterError(
+                f"detector {self.name!r} has no parameter {bad!r}{hint}; "
+                f"its parameters are: {', '.join(names) or '(none)'}"
+            )
+        try:
+            obj = factory(**params)
+        except Exception as exc:
+            raise DetectorParameterError(
+                f"detector {self.label!r}: invalid parameters {dict(params)}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        as_detector(obj, self.label)
+        problem = check_constraints(obj, params)
+        if problem:
+            raise DetectorParameterError(f"detector {self.label!r}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -300,7 +431,7 @@ class _Registry:
         try:
             return self._entries[name]
         except KeyError:
-            close = fnmatch.filter(self._entries, f"*{name}*")[:5]
+            close = suggest(name, self._entries)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise self.unknown_error(
                 f"unknown {self.kind} {name!r}{hint} (see 'bench list {self.kind}s')"
@@ -363,14 +494,22 @@ class DetectorRegistry(_Registry):
         self._entries[name] = spec
         return spec
 
-    def select(self, selectors: Iterable[str]) -> list[DetectorSpec]:
-        """Resolve names, globs (``pyod_*``) and parametrised names (``vae[score=iwae]``)."""
+    def select(self, selectors: Iterable[str], *, validate: bool = True) -> list[DetectorSpec]:
+        """Resolve names, globs (``pyod_*``) and parametrised names (``vae[score=iwae]``).
+
+        With ``validate`` (the default) each chosen detector's parameters are checked with
+        :meth:`DetectorSpec.validate`: an unknown name or an invalid value raises
+        :class:`DetectorParameterError` here, before any cell is planned.
+        """
         chosen: dict[str, DetectorSpec] = {}
         for text in selectors:
             name, params = parse_selector(text)
             for spec in self._match(name):
                 spec = spec.with_params(params) if params else spec
                 chosen.setdefault(spec.label, spec)
+        if validate:
+            for spec in chosen.values():
+                spec.validate()
         return list(chosen.values())
 
 
@@ -431,12 +570,6 @@ class DatasetRegistry(_Registry):
             plugin_version=self.current_version,
         )
         self._entries[name] = spec
-        return spec
-
-    def add_spec(self, spec: DatasetSpec) -> DatasetSpec:
-        """Register a ready-made spec (used for ``--dataset-file``)."""
-        self._check_name(spec.name)
-        self._entries[spec.name] = spec
         return spec
 
     def select(self, selectors: Iterable[str]) -> list[DatasetSpec]:

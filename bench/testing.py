@@ -161,7 +161,7 @@ def _data(seed: int = 0) -> dict[str, Any]:
 
 
 def _accepts(func: Any, argument: str) -> bool:
-    from bench.registry import _accepts as accepts
+    from bench.detector import accepts_argument as accepts
 
     return accepts(func, argument)
 
