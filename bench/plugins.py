@@ -44,9 +44,51 @@ class PluginInfo:
     registered: dict[str, list[str]] = field(default_factory=dict)
 
 
-_infos: dict[str, PluginInfo] = {}
-_loaded_dirs: set[str] = set()
-_state = {"loaded": False, "tracing": False}
+@dataclass(frozen=True)
+class Snapshot:
+    """What :meth:`PluginState.restore` puts back (see :meth:`PluginState.snapshot`)."""
+
+    plugins: frozenset[Any]
+    infos: dict[str, PluginInfo]
+    loaded_dirs: frozenset[str]
+
+
+@dataclass
+class PluginState:
+    """This process's plugin bookkeeping: what was loaded, from where, and the built registries.
+
+    One object instead of module-level dicts, so that a test (or a long-lived program) can take a
+    :meth:`snapshot` and :meth:`restore` it, or drop the built registries with
+    :meth:`reset_registries`, without reaching into private names.
+    """
+
+    loaded: bool = False
+    tracing: bool = False
+    infos: dict[str, PluginInfo] = field(default_factory=dict)
+    loaded_dirs: set[str] = field(default_factory=set)
+    registries: dict[str, Any] = field(default_factory=dict)
+
+    def reset_registries(self) -> None:
+        """Forget built registries (after registering or unregistering a plugin)."""
+        self.registries.clear()
+
+    def snapshot(self) -> Snapshot:
+        """The registered plugins, their descriptions and the loaded ``--plugins-dir`` folders."""
+        return Snapshot(frozenset(pm.get_plugins()), dict(self.infos), frozenset(self.loaded_dirs))
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Unregister plugins registered since ``snapshot`` and put its bookkeeping back."""
+        for plugin in set(pm.get_plugins()) - snapshot.plugins:
+            pm.unregister(plugin)
+        self.infos.clear()
+        self.infos.update(snapshot.infos)
+        self.loaded_dirs.clear()
+        self.loaded_dirs.update(snapshot.loaded_dirs)
+        self.reset_registries()
+
+
+#: the process's plugin state
+state = PluginState()
 
 
 def _register(module: ModuleType, info: PluginInfo) -> None:
@@ -62,20 +104,20 @@ def _register(module: ModuleType, info: PluginInfo) -> None:
         pm.register(module, name=info.name)
     except Exception as exc:  # pluggy validation errors: wrong hook signature, ...
         info.error = f"{type(exc).__name__}: {exc}"
-    _infos[info.name] = info
+    state.infos[info.name] = info
 
 
 def load_plugins(plugins_dir: Iterable[str | os.PathLike[str]] = ()) -> None:
     """Load default, entry-point and ``--plugins-dir`` plugins. Safe to call repeatedly."""
-    if not _state["loaded"]:
-        _state["loaded"] = True
+    if not state.loaded:
+        state.loaded = True
         for module_name in DEFAULT_PLUGINS:
             module = importlib.import_module(module_name)
             _register(module, PluginInfo(name=module_name, source="default", module=module_name,
                                          version=_core_version()))
         _load_entry_points()
-        if os.environ.get("BENCH_TRACE_PLUGINS") and not _state["tracing"]:
-            _state["tracing"] = True
+        if os.environ.get("BENCH_TRACE_PLUGINS") and not state.tracing:
+            state.tracing = True
             pm.trace.root.setwriter(lambda text: sys.stderr.write(text))
             pm.enable_tracing()
     for directory in plugins_dir:
@@ -105,14 +147,14 @@ def _load_entry_points() -> None:
                 f"entry point name {ep.name!r} is declared by two distributions: "
                 f"{seen[ep.name]!r} and {dist!r}"
             )
-            _infos[f"{ep.name} ({dist})"] = info
+            state.infos[f"{ep.name} ({dist})"] = info
             continue
         seen[ep.name] = dist or "?"
         try:
             module = ep.load()
         except Exception as exc:
             info.error = f"{type(exc).__name__}: {exc}"
-            _infos[ep.name] = info
+            state.infos[ep.name] = info
             continue
         _register(module, info)
 
@@ -120,11 +162,11 @@ def _load_entry_points() -> None:
 def load_plugins_dir(directory: str | os.PathLike[str]) -> None:
     """Load each ``.py`` file in ``directory`` as ``bench_local_plugins.<stem>``."""
     path = Path(directory).resolve()
-    if str(path) in _loaded_dirs:
+    if str(path) in state.loaded_dirs:
         return
     if not path.is_dir():
         raise PluginLoadError(f"--plugins-dir {directory}: not a directory")
-    _loaded_dirs.add(str(path))
+    state.loaded_dirs.add(str(path))
     parent = _local_package()
     for file in sorted(path.glob("*.py")):
         name = f"{LOCAL_PREFIX}.{file.stem}"
@@ -138,7 +180,7 @@ def load_plugins_dir(directory: str | os.PathLike[str]) -> None:
         except Exception as exc:
             sys.modules.pop(name, None)
             info.error = f"{type(exc).__name__}: {exc}"
-            _infos[name] = info
+            state.infos[name] = info
             continue
         setattr(parent, file.stem, module)
         _register(module, info)
@@ -160,7 +202,7 @@ def _local_package() -> ModuleType:
 
 def plugins_dirs_loaded() -> list[str]:
     """Directories loaded with ``--plugins-dir`` (worker processes load the same ones)."""
-    return sorted(_loaded_dirs)
+    return sorted(state.loaded_dirs)
 
 
 def _call_register(hook_name: str, registry: DetectorRegistry | DatasetRegistry) -> None:
@@ -169,7 +211,7 @@ def _call_register(hook_name: str, registry: DetectorRegistry | DatasetRegistry)
         impl = getattr(plugin, hook_name, None)
         if impl is None or not pm.is_registered(plugin):
             continue
-        info = _infos.get(str(plugin_name))
+        info = state.infos.get(str(plugin_name))
         registry.current_plugin = str(plugin_name)
         registry.current_version = (info.version if info else None) or ""
         before = set(registry.names())
@@ -193,32 +235,29 @@ def _call_register(hook_name: str, registry: DetectorRegistry | DatasetRegistry)
     registry.current_plugin = ""
 
 
-_cache: dict[str, Any] = {}
-
-
 def get_detectors(refresh: bool = False) -> DetectorRegistry:
     """The detector registry, built once from every loaded plugin."""
-    if refresh or "detectors" not in _cache:
+    if refresh or "detectors" not in state.registries:
         load_plugins()
         registry = DetectorRegistry()
         _call_register("register_detectors", registry)
-        _cache["detectors"] = registry
-    return _cache["detectors"]  # type: ignore[no-any-return]
+        state.registries["detectors"] = registry
+    return state.registries["detectors"]  # type: ignore[no-any-return]
 
 
 def get_datasets(refresh: bool = False) -> DatasetRegistry:
     """The dataset registry, built once from every loaded plugin."""
-    if refresh or "datasets" not in _cache:
+    if refresh or "datasets" not in state.registries:
         load_plugins()
         registry = DatasetRegistry()
         _call_register("register_datasets", registry)
-        _cache["datasets"] = registry
-    return _cache["datasets"]  # type: ignore[no-any-return]
+        state.registries["datasets"] = registry
+    return state.registries["datasets"]  # type: ignore[no-any-return]
 
 
 def reset_registries() -> None:
     """Forget built registries (after registering or unregistering a plugin)."""
-    _cache.clear()
+    state.reset_registries()
 
 
 def get_plugins(all: bool = False) -> list[dict[str, Any]]:
@@ -226,9 +265,9 @@ def get_plugins(all: bool = False) -> list[dict[str, Any]]:
     get_detectors()
     get_datasets()
     result = []
-    names = {str(n) for n, _ in pm.list_name_plugin()} | set(_infos)
+    names = {str(n) for n, _ in pm.list_name_plugin()} | set(state.infos)
     for name in sorted(names):
-        info = _infos.get(name) or PluginInfo(name=name, source="registered in code")
+        info = state.infos.get(name) or PluginInfo(name=name, source="registered in code")
         if info.source == "default" and not all:
             continue
         plugin = pm.get_plugin(name)
