@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,9 +24,6 @@ from bench.registry import DatasetSpec, resolve_object
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
-
-FILE_SUFFIXES = (".npz", ".csv", ".mat")
-
 
 def data_dir() -> Path:
     """The download cache: ``BENCH_DATA_DIR`` or the user's cache directory."""
@@ -68,6 +66,7 @@ def fetch(spec: DatasetSpec, *, force: bool = False) -> Path:
     if spec.path:
         if not path.is_file():
             raise DatasetError(f"dataset file {path} does not exist")
+        _check_sha(spec, path)
         return path
     if path.is_file() and not force:
         _check_sha(spec, path)
@@ -95,6 +94,11 @@ def _check_sha(spec: DatasetSpec, path: Path) -> None:
     if spec.sha256 is None:
         return
     actual = sha256_file(path)
+    if actual != spec.sha256 and spec.path:
+        raise DatasetError(
+            f"dataset {spec.name!r}: {path} changed since it was chosen (sha256 {spec.sha256[:12]}..., "
+            f"now {actual[:12]}...); run again to use the new content"
+        )
     if actual != spec.sha256:
         raise DatasetError(
             f"dataset {spec.name!r}: checksum mismatch for {path}: expected sha256 {spec.sha256}, "
@@ -103,62 +107,127 @@ def _check_sha(spec: DatasetSpec, path: Path) -> None:
 
 
 def read_file(path: str | Path, *, label_column: str = "y", name: str | None = None) -> tuple[Any, Any]:
-    """Read ``X, y`` from an ``.npz`` (arrays X and y), ``.csv`` (a label column) or ``.mat``."""
-    import numpy as np
+    """Read ``X, y`` from a data file; the reader is chosen by suffix (:data:`READERS`).
 
+    ``.npz``: arrays ``X`` and ``label_column`` (default ``y``); ``.csv``: a header row, the
+    label column ``label_column`` and numeric feature columns; ``.mat``: variables ``X`` and
+    ``label_column``. Every problem is a :class:`DatasetError` naming the dataset and the file.
+    """
     path = Path(path)
     who = name or str(path)
     if not path.is_file():
         raise DatasetError(f"{who}: file {path} does not exist")
     suffix = path.suffix.lower()
+    reader = READERS.get(suffix)
+    if reader is None:
+        raise DatasetError(f"{who}: unsupported file type {suffix!r} (expected {_suffixes()})")
     try:
-        if suffix == ".npz":
-            try:
-                with np.load(path, allow_pickle=False) as archive:
-                    missing = {"X", "y"} - set(archive.files)
-                    if missing:
-                        raise DatasetError(
-                            f"{who}: {path.name} lacks array(s) {sorted(missing)} "
-                            f"(has {sorted(archive.files)})"
-                        )
-                    return archive["X"], archive["y"]
-            except ValueError as exc:
-                if "pickle" in str(exc).lower():
-                    raise DatasetError(
-                        f"{who}: {path.name} contains pickled objects, which are refused "
-                        "(store X and y as plain numeric arrays)"
-                    ) from exc
-                raise
-        if suffix == ".csv":
-            import pandas as pd
-
-            frame = pd.read_csv(path)
-            if label_column not in frame.columns:
-                raise DatasetError(
-                    f"{who}: {path.name} has no label column {label_column!r} "
-                    f"(columns: {', '.join(map(str, frame.columns[:10]))}); use --label-column"
-                )
-            y = frame.pop(label_column).to_numpy()
-            bad = [str(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
-            if bad:
-                raise DatasetError(f"{who}: non-numeric feature column(s) {', '.join(bad[:5])}")
-            return frame.to_numpy(dtype=float), y
-        if suffix == ".mat":
-            from scipy.io import loadmat
-
-            try:
-                mat = loadmat(path)
-            except NotImplementedError:  # MATLAB v7.3 files are HDF5
-                raise DatasetError(f"{who}: {path.name} is a MATLAB v7.3 (HDF5) file; save it with -v7") from None
-            missing = {"X", "y"} - set(mat)
-            if missing:
-                raise DatasetError(f"{who}: {path.name} lacks variable(s) {sorted(missing)}")
-            return mat["X"], np.ravel(mat["y"])
+        return reader(path, who, label_column)
     except DatasetError:
         raise
     except Exception as exc:
         raise DatasetError(f"{who}: cannot read {path.name}: {type(exc).__name__}: {exc}") from exc
-    raise DatasetError(f"{who}: unsupported file type {suffix!r} (expected .npz, .csv or .mat)")
+
+
+def _suffixes() -> str:
+    names = sorted(READERS)
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _missing_arrays(who: str, path: Path, found: Any, label_column: str, kind: str) -> None:
+    missing = [key for key in ("X", label_column) if key not in found]
+    if missing:
+        hint = " (choose the label array with --label-column)" if label_column in missing else ""
+        raise DatasetError(
+            f"{who}: {path.name} lacks {kind}(s) {missing} (has {sorted(found)}){hint}"
+        )
+
+
+def _read_npz(path: Path, who: str, label_column: str) -> tuple[Any, Any]:
+    import zipfile
+
+    import numpy as np
+
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    if magic == b"\x93NUMPY":
+        raise DatasetError(
+            f"{who}: {path.name} is a single .npy array, not a .npz archive; save X and y "
+            f"together with numpy.savez({path.name!r}, X=X, y=y)"
+        )
+    if not zipfile.is_zipfile(path):
+        raise DatasetError(
+            f"{who}: {path.name} is not a valid .npz file (not a zip archive of arrays; "
+            "save one with numpy.savez(path, X=X, y=y))"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            _missing_arrays(who, path, archive.files, label_column, "array")
+            return archive["X"], archive[label_column]
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise DatasetError(
+                f"{who}: {path.name} contains pickled objects, which are refused "
+                "(store X and y as plain numeric arrays)"
+            ) from exc
+        raise
+
+
+def _read_csv(path: Path, who: str, label_column: str) -> tuple[Any, Any]:
+    import csv
+    import difflib
+    from collections import Counter
+
+    import pandas as pd
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        header = next(csv.reader(handle), None)
+    if not header:
+        raise DatasetError(f"{who}: {path.name} is empty (expected a header row and data rows)")
+    # pandas renames a repeated name ("y", "y" -> "y", "y.1"): a label could leak into X
+    repeated = [name for name, count in Counter(header).items() if count > 1]
+    if repeated:
+        raise DatasetError(
+            f"{who}: {path.name} has duplicate column name(s) "
+            f"{', '.join(repr(n) for n in repeated)}; every column needs its own name"
+        )
+    frame = pd.read_csv(path)
+    if label_column not in frame.columns:
+        close = difflib.get_close_matches(label_column, [str(c) for c in frame.columns], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise DatasetError(
+            f"{who}: {path.name} has no label column {label_column!r}{hint} "
+            f"(columns: {', '.join(map(str, frame.columns[:10]))}); use --label-column"
+        )
+    if len(frame) == 0:
+        raise DatasetError(f"{who}: {path.name} has a header but no rows")
+    y = frame.pop(label_column).to_numpy()
+    bad = [str(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if bad:
+        raise DatasetError(f"{who}: non-numeric feature column(s) {', '.join(bad[:5])}")
+    if any(pd.api.types.is_complex_dtype(frame[c]) for c in frame.columns):
+        raise DatasetError(f"{who}: {path.name} has complex-valued feature columns")
+    return frame.to_numpy(dtype=float), y
+
+
+def _read_mat(path: Path, who: str, label_column: str) -> tuple[Any, Any]:
+    import numpy as np
+    from scipy.io import loadmat
+
+    try:
+        mat = loadmat(path)
+    except NotImplementedError:  # MATLAB v7.3 files are HDF5
+        raise DatasetError(f"{who}: {path.name} is a MATLAB v7.3 (HDF5) file; save it with -v7") from None
+    _missing_arrays(who, path, [k for k in mat if not k.startswith("__")], label_column, "variable")
+    return mat["X"], np.ravel(mat[label_column])
+
+
+#: one reader per file suffix: ``reader(path, who, label_column) -> (X, y)``
+READERS: dict[str, Callable[[Path, str, str], tuple[Any, Any]]] = {
+    ".npz": _read_npz,
+    ".csv": _read_csv,
+    ".mat": _read_mat,
+}
 
 
 def validate(X: Any, y: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -169,6 +238,9 @@ def validate(X: Any, y: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise DatasetError(f"dataset {name!r}: X is not numeric (dtype {X.dtype})")
+    if np.iscomplexobj(X):
+        raise DatasetError(f"dataset {name!r}: X is complex (dtype {X.dtype}); detectors take real "
+                           "numbers (split real and imaginary parts into columns if both matter)")
     if X.ndim != 2:
         raise DatasetError(f"dataset {name!r}: X must be 2-D, got shape {X.shape}")
     if X.shape[0] == 0 or X.shape[1] == 0:
@@ -215,7 +287,32 @@ def load(spec: DatasetSpec, *, download: bool = True) -> tuple[np.ndarray, np.nd
             raise DatasetError(f"dataset {spec.name!r} is not in the cache ({path}); run 'bench datasets fetch {spec.name}'")
         path = fetch(spec)
         X, y = read_file(path, name=spec.name, **dict(spec.options))
-    return validate(X, y, spec.name)
+    X, y = validate(X, y, spec.name)
+    check_registered(spec, X, y)
+    return X, y
+
+
+def check_registered(spec: DatasetSpec, X: Any, y: Any) -> None:
+    """Refuse data whose shape or class counts differ from what the registry entry declares.
+
+    ``n_samples`` (rows), ``n_features`` (values per row: the product of the sample shape) and
+    ``n_anomalies`` (rows labelled 1) are compared where the entry gives them, so that a file of
+    another dataset (or a truncated one) never runs under this dataset's name.
+    """
+    import numpy as np
+
+    declared = {"n_samples": spec.n_samples, "n_features": spec.n_features,
+                "n_anomalies": spec.n_anomalies}
+    found = {"n_samples": int(X.shape[0]), "n_features": int(np.prod(X.shape[1:])),
+             "n_anomalies": int(np.sum(y))}
+    wrong = [f"{key} {found[key]} (registered {value})" for key, value in declared.items()
+             if value is not None and found[key] != value]
+    if wrong:
+        where = cached_path(spec) or (spec.loader if isinstance(spec.loader, str) else "its loader")
+        raise DatasetError(
+            f"dataset {spec.name!r}: {where} does not match its registry entry: "
+            f"{', '.join(wrong)}; it is not this dataset (fix the file or the entry)"
+        )
 
 
 def fingerprint(spec: DatasetSpec, X: Any = None, y: Any = None) -> str:
@@ -237,10 +334,15 @@ def fingerprint(spec: DatasetSpec, X: Any = None, y: Any = None) -> str:
 
 
 def file_spec(path: str | Path, *, label_column: str = "y") -> DatasetSpec:
-    """A dataset spec for a user's own file (``--dataset-file``), named ``file:<stem>``."""
+    """A dataset spec for a user's own file (``--dataset-file``), named ``file:<stem>``.
+
+    The spec carries the file's sha256: the cell key holds it, and a worker refuses the file if
+    its content changed after planning. For several files use :func:`file_specs`, which keeps
+    the names unique.
+    """
     path = Path(path)
-    if path.suffix.lower() not in FILE_SUFFIXES:
-        raise DatasetError(f"{path}: unsupported file type {path.suffix!r} (expected .npz, .csv or .mat)")
+    if path.suffix.lower() not in READERS:
+        raise DatasetError(f"{path}: unsupported file type {path.suffix!r} (expected {_suffixes()})")
     if not path.is_file():
         raise DatasetError(f"dataset file {path} does not exist")
     stem = path.stem.lower().replace(" ", "_")
@@ -249,10 +351,32 @@ def file_spec(path: str | Path, *, label_column: str = "y") -> DatasetSpec:
         source="file",
         path=str(path.resolve()),
         filename=path.name,
+        sha256=sha256_file(path),
         description=f"user file {path}",
         plugin="--dataset-file",
-        options={"label_column": label_column} if path.suffix.lower() == ".csv" else {},
+        options={"label_column": label_column},
     )
     X, y = read_file(path, label_column=label_column, name=spec.name)
     X, y = validate(X, y, spec.name)
-    return replace(spec, n_samples=int(X.shape[0]), n_features=int(X.shape[1]), n_anomalies=int(y.sum()))
+    return replace(spec, n_samples=int(X.shape[0]), n_features=int(X.size // X.shape[0]),
+                   n_anomalies=int(y.sum()))
+
+
+def file_specs(paths: Iterable[str | Path], *, label_column: str = "y") -> list[DatasetSpec]:
+    """Specs for several user files, with names that never collide.
+
+    A file is named ``file:<stem>``. Files whose stems collide but whose contents differ are
+    all named ``file:<stem>-<first 10 hex digits of their sha256>``, whatever their order on the
+    command line (``a/data.csv`` and ``b/data.csv`` become ``file:data-3f2a...`` and
+    ``file:data-9c41...``). The same content given twice is one dataset.
+    """
+    specs: list[DatasetSpec] = []
+    for path in paths:
+        spec = file_spec(path, label_column=label_column)
+        if all(spec.sha256 != other.sha256 for other in specs):
+            specs.append(spec)
+    stems: dict[str, int] = {}
+    for spec in specs:
+        stems[spec.name] = stems.get(spec.name, 0) + 1
+    return [replace(spec, name=f"{spec.name}-{spec.sha256[:10]}") if stems[spec.name] > 1 else spec
+            for spec in specs]
