@@ -69,7 +69,8 @@ def _complete(names: list[str], incomplete: str) -> list[str]:
 @click.option(
     "--registry-dir",
     type=click.Path(exists=True, file_okay=False),
-    help="Folder of dataset registry files (*.toml); default $BENCH_REGISTRY_DIR or ./datasets.",
+    help="Folder of your own dataset registry files (*.toml), added to the built-in registry; "
+         "default $BENCH_REGISTRY_DIR.",
     metavar="DIR",
 )
 @click.pass_context

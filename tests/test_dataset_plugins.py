@@ -20,7 +20,7 @@ import pytest
 from bench_synthetic import generate
 
 from bench.default_plugins import adbench_registry
-from bench.errors import DatasetError
+from bench.errors import DatasetError, DuplicateNameError
 from bench.registry import DatasetRegistry, resolve_object
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,34 +138,73 @@ def _write(directory: Path, text: str, name: str = "extra.toml") -> Path:
     return path
 
 
-def test_registry_dir_order(monkeypatch, tmp_path):
-    env_dir, cwd = tmp_path / "env", tmp_path / "work"
-    _write(env_dir, ENTRY.format(sha="a" * 64))
-    _write(cwd / "datasets", ENTRY.format(sha="b" * 64))
-    monkeypatch.chdir(cwd)
-    monkeypatch.setenv("BENCH_REGISTRY_DIR", str(env_dir))
-    assert adbench_registry.registry_dir() == env_dir
-    monkeypatch.delenv("BENCH_REGISTRY_DIR")
-    assert adbench_registry.registry_dir() == cwd / "datasets"
-    monkeypatch.chdir(tmp_path)  # no ./datasets here: fall back to the checkout's folder
-    assert adbench_registry.registry_dir() == REGISTRY_DIR
+def _registered() -> DatasetRegistry:
+    registry = DatasetRegistry()
+    adbench_registry.register_datasets(registry=registry)
+    return registry
+
+
+def test_user_registry_adds_to_the_builtin_one(monkeypatch, tmp_path):
+    monkeypatch.delenv("BENCH_REGISTRY_DIR", raising=False)
+    builtin = set(_registered().names())
+    assert len(builtin) == 47
+    _write(tmp_path / "mine", ENTRY.format(sha="c" * 64))
+    monkeypatch.setenv("BENCH_REGISTRY_DIR", str(tmp_path / "mine"))
+    registry = _registered()
+    assert set(registry.names()) == builtin | {"test:tiny"}
+    tiny = registry.get("test:tiny")
+    assert (tiny.filename, tiny.source, tiny.tags) == ("tiny.npz", "test", ("download",))
+    assert adbench_registry.registry_dirs() == [adbench_registry.builtin_registry_dir(),
+                                                tmp_path / "mine"]
+
+
+def test_a_datasets_folder_in_the_current_directory_is_not_read(monkeypatch, tmp_path):
+    monkeypatch.delenv("BENCH_REGISTRY_DIR", raising=False)
+    _write(tmp_path / "datasets", ENTRY.format(sha="b" * 64))
+    monkeypatch.chdir(tmp_path)
+    registry = _registered()
+    assert "test:tiny" not in registry and len(registry) == 47
+
+
+def test_registry_dir_option_adds_through_the_cli(monkeypatch, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from bench.cli import cli
+
+    monkeypatch.delenv("BENCH_REGISTRY_DIR", raising=False)
+    before = json.loads(CliRunner().invoke(cli, ["list", "datasets", "--json"]).output)
+    _write(tmp_path, ENTRY.format(sha="d" * 64))
+    result = CliRunner().invoke(cli, ["--registry-dir", str(tmp_path), "list", "datasets", "--json"])
+    assert result.exit_code == 0, result.output
+    after = json.loads(result.output)
+    assert {r["name"] for r in after} == {r["name"] for r in before} | {"test:tiny"}
+
+
+def test_user_entry_with_a_builtin_name_is_an_error_naming_the_file(monkeypatch, tmp_path):
+    path = _write(tmp_path, ENTRY.format(sha="e" * 64).replace("test:tiny", "adbench:cardio"))
+    monkeypatch.setenv("BENCH_REGISTRY_DIR", str(tmp_path))
+    with pytest.raises(DuplicateNameError, match=str(path)):
+        _registered()
+
+
+def test_pointing_at_the_builtin_folder_reads_it_once(monkeypatch):
+    monkeypatch.setenv("BENCH_REGISTRY_DIR", str(REGISTRY_DIR))
+    assert len(_registered()) == 47
 
 
 def test_registry_dir_from_env_must_exist(monkeypatch, tmp_path):
     monkeypatch.setenv("BENCH_REGISTRY_DIR", str(tmp_path / "missing"))
     with pytest.raises(DatasetError, match="missing"):
-        adbench_registry.registry_dir()
+        adbench_registry.registry_dirs()
 
 
-def test_every_toml_file_is_read(monkeypatch, tmp_path):
-    _write(tmp_path, ENTRY.format(sha="c" * 64))
-    _write(tmp_path, (REGISTRY_DIR / "adbench.toml").read_text(), name="adbench.toml")
-    monkeypatch.setenv("BENCH_REGISTRY_DIR", str(tmp_path))
-    registry = DatasetRegistry()
-    adbench_registry.register_datasets(registry=registry)
-    assert len(registry) == 48
-    tiny = registry.get("test:tiny")
-    assert (tiny.filename, tiny.source, tiny.tags) == ("tiny.npz", "test", ("download",))
+def test_builtin_registry_is_package_data():
+    from importlib.resources import files
+
+    packaged = files("bench.registry_data") / "adbench.toml"
+    assert packaged.read_bytes() == (REGISTRY_DIR / "adbench.toml").read_bytes()
 
 
 @pytest.mark.parametrize(

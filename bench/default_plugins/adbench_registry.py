@@ -20,10 +20,15 @@ A registry file has an optional ``[collection]`` table of defaults and one
     n_anomalies = 176
     origin = "UCI Cardiotocography, via ODDS"   # appended to the collection's citation
 
-The directory is, in order: ``$BENCH_REGISTRY_DIR`` (set by the CLI's ``--registry-dir``), then
-``./datasets`` when it holds ``*.toml`` files, then the ``datasets/`` folder beside the directory
-that contains the ``bench`` package (a source checkout or an editable install). None found means
-no registry datasets, which is not an error.
+Two registries are read, the second adding to the first:
+
+1. the built-in registry: the project's ``datasets/*.toml``, shipped inside the package as
+   ``bench/registry_data`` (read with :mod:`importlib.resources`, so a wheel registers the same
+   datasets as a checkout); in a checkout whose link is missing, ``datasets/`` beside ``bench/``;
+2. the user's registry, only where the user points: ``--registry-dir`` or ``$BENCH_REGISTRY_DIR``
+   (the CLI's option sets the variable). A name registered twice is an error naming the file.
+
+A ``datasets/`` folder in the current directory is never read on its own (it may be anything).
 """
 
 from __future__ import annotations
@@ -57,31 +62,46 @@ _ENTRY_KEYS = _STR_KEYS | _INT_KEYS | {"tags", "verified"}
 _DEFAULT_TAGS = ("download",)
 
 
-def registry_dir() -> Path | None:
-    """The directory whose ``*.toml`` files list the registry datasets, or None."""
-    env = os.environ.get(ENV_VAR)
-    if env:
-        path = Path(env).expanduser()
-        if not path.is_dir():
-            raise DatasetError(f"{ENV_VAR}={env}: not a directory")
-        return path
-    local = Path.cwd() / "datasets"
-    if local.is_dir() and any(local.glob("*.toml")):
-        return local
+def builtin_registry_dir() -> Path | None:
+    """The folder of the built-in registry files (package data), or None when there is none."""
+    try:
+        from importlib.resources import files
+
+        packaged = Path(str(files("bench.registry_data")))
+        if packaged.is_dir() and any(packaged.glob("*.toml")):
+            return packaged
+    except (ImportError, TypeError, ValueError):  # no such package data (e.g. a broken link)
+        pass
     import bench
 
     checkout = Path(bench.__file__).resolve().parent.parent / "datasets"
-    if checkout.is_dir():
-        return checkout
-    return None
+    return checkout if checkout.is_dir() else None
+
+
+def user_registry_dir() -> Path | None:
+    """The user's registry folder (``--registry-dir`` / ``$BENCH_REGISTRY_DIR``), or None."""
+    env = os.environ.get(ENV_VAR)
+    if not env:
+        return None
+    path = Path(env).expanduser()
+    if not path.is_dir():
+        raise DatasetError(f"{ENV_VAR}={env}: not a directory")
+    return path
+
+
+def registry_dirs() -> list[Path]:
+    """The registry folders read, built-in first; a user folder that is the built-in one counts once."""
+    found: list[Path] = []
+    for directory in (builtin_registry_dir(), user_registry_dir()):
+        if directory is not None and directory.resolve() not in {d.resolve() for d in found}:
+            found.append(directory)
+    return found
 
 
 def registry_files(directory: Path | None = None) -> list[Path]:
-    """The registry files, sorted by name."""
-    directory = registry_dir() if directory is None else directory
-    if directory is None:
-        return []
-    return sorted(directory.glob("*.toml"))
+    """The registry files of ``directory`` (default: every registry folder), sorted by name."""
+    directories = registry_dirs() if directory is None else [directory]
+    return [path for d in directories for path in sorted(d.glob("*.toml"))]
 
 
 def read_registry_file(path: Path) -> list[dict[str, Any]]:
@@ -202,5 +222,6 @@ def register_from(directory: Path | None, registry: DatasetRegistry) -> int:
 
 @hookimpl
 def register_datasets(registry: DatasetRegistry) -> None:
-    """Register the datasets listed in the registry directory (see the module docstring)."""
-    register_from(registry_dir(), registry)
+    """Register the built-in registry's datasets, then the user's (see the module docstring)."""
+    for directory in registry_dirs():
+        register_from(directory, registry)
