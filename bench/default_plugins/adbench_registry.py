@@ -23,7 +23,7 @@ A registry file has an optional ``[collection]`` table of defaults and one
 Two registries are read, the second adding to the first:
 
 1. the built-in registry: the project's ``datasets/*.toml``, shipped inside the package as
-   ``bench/registry_data`` (read with :mod:`importlib.resources`, so a wheel registers the same
+   ``bench/registry_data`` (found through the import system, so a wheel registers the same
    datasets as a checkout); in a checkout whose link is missing, ``datasets/`` beside ``bench/``;
 2. the user's registry, only where the user points: ``--registry-dir`` or ``$BENCH_REGISTRY_DIR``
    (the CLI's option sets the variable). A name registered twice is an error naming the file.
@@ -64,14 +64,15 @@ _DEFAULT_TAGS = ("download",)
 
 def builtin_registry_dir() -> Path | None:
     """The folder of the built-in registry files (package data), or None when there is none."""
-    try:
-        from importlib.resources import files
+    import importlib.util
 
-        packaged = Path(str(files("bench.registry_data")))
-        if packaged.is_dir() and any(packaged.glob("*.toml")):
-            return packaged
-    except (ImportError, TypeError, ValueError):  # no such package data (e.g. a broken link)
-        pass
+    try:  # bench.registry_data is a namespace package of data files: find it without importing
+        found = importlib.util.find_spec("bench.registry_data")
+    except (ImportError, ValueError):
+        found = None
+    for location in (found.submodule_search_locations or []) if found is not None else []:
+        if any(Path(location).glob("*.toml")):
+            return Path(location)
     import bench
 
     checkout = Path(bench.__file__).resolve().parent.parent / "datasets"
