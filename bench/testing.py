@@ -310,7 +310,7 @@ def _resolve(factory: Any, params: dict[str, Any]) -> tuple[Callable[[int], Any]
     if isinstance(factory, str) and ":" not in factory:
         from bench import plugins
 
-        (spec,) = plugins.get_detectors().select([factory])
+        (spec,) = plugins.get_detectors().select([factory], validate=False)  # the checks report
         factory = spec
     if isinstance(factory, DetectorSpec):
         reason = factory.unavailable_reason()
@@ -334,8 +334,10 @@ def _resolve(factory: Any, params: dict[str, Any]) -> tuple[Callable[[int], Any]
     seeded = _accepts(factory, "random_state") and "random_state" not in params
 
     def make(seed: int) -> Any:
+        from bench.detector import as_detector
+
         kwargs = {**params, "random_state": seed} if seeded else dict(params)
-        return factory(**kwargs)
+        return as_detector(factory(**kwargs))  # what the runner runs (sklearn's scores negated)
 
     return make, params, seeded
 

@@ -150,6 +150,22 @@ def test_valid_values_are_accepted():
     assert len(chosen) == 6
 
 
+def test_classical_detectors_accept_their_own_defaults():
+    """No false refusal: every classical detector's own default, given explicitly, passes."""
+    import bench_pyod
+
+    from bench.detector import parameter_defaults
+    from bench.registry import format_value
+
+    registry = plugins.get_detectors()
+    selectors = [f"{name}[{key}={format_value(value)}]"
+                 for name in bench_pyod.CLASSICAL
+                 for key, value in parameter_defaults(registry.get(name).resolve()).items()
+                 if isinstance(value, (bool, int, float, str))]
+    assert len(selectors) > 40
+    assert len(registry.select(selectors)) == len(selectors)
+
+
 def test_registered_sklearn_estimator_uses_its_own_constraints():
     reg = DetectorRegistry()
     reg.add("sk_iforest", IsolationForest, family="classical")
