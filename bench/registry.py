@@ -68,6 +68,79 @@ def resolve_object(ref: str) -> Any:
     return obj
 
 
+def static_parameter_names(ref: str) -> tuple[list[str], bool] | None:
+    """Like :func:`bench.detector.parameter_names` for a lazy ``"module:Class"``, read from the
+    source files without importing them (so a misspelt ``ae[epoch=3]`` is refused without
+    importing torch). None whenever the source does not say it for certain (a decorated class,
+    several bases, a base defined elsewhere than a plain ``from x import y``, a compiled module,
+    ...): the caller then imports the factory.
+    """
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr or "." in attr:
+        return None
+    return _static_class_parameters(module_name, attr, set())
+
+
+def _static_class_parameters(module_name: str, name: str, seen: set[str]) -> tuple[list[str], bool] | None:
+    import ast
+    from pathlib import Path
+
+    key = f"{module_name}:{name}"
+    if key in seen or len(seen) > 16:
+        return None
+    seen.add(key)
+    try:
+        found = importlib.util.find_spec(module_name)  # imports parent packages only (light)
+        if found is None or not (found.origin or "").endswith(".py"):
+            return None
+        tree = ast.parse(Path(found.origin).read_text(encoding="utf-8"))  # type: ignore[arg-type]
+    except (ImportError, ValueError, OSError, SyntaxError):
+        return None
+    package = found.parent if found.submodule_search_locations is None else found.name
+    imported: dict[str, tuple[str, str]] = {}
+    classes: dict[str, ast.ClassDef] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            relative = "." * node.level + (node.module or "")
+            source = importlib.util.resolve_name(relative, package) if node.level else node.module
+            for alias in node.names:
+                imported[alias.asname or alias.name] = (str(source), alias.name)
+        elif isinstance(node, ast.ClassDef):
+            classes[node.name] = node
+    if name not in classes:
+        return _static_class_parameters(*imported[name], seen) if name in imported else None
+    cls = classes[name]
+    special = {"__init__", "__new__", "__signature__", "__call__"}
+    if cls.decorator_list or cls.keywords or any(
+            isinstance(n, (ast.Assign, ast.AnnAssign)) and any(
+                isinstance(t, ast.Name) and t.id in special
+                for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))
+            or isinstance(n, ast.FunctionDef) and n.name in special - {"__init__"}
+            for n in cls.body):
+        return None
+    init = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+    names: list[str] = []
+    if init is not None:
+        args = init.args
+        names = [a.arg for a in [*args.posonlyargs, *args.args][1:] + args.kwonlyargs]
+        if args.kwarg is None:
+            return sorted(names), False
+    if not cls.bases:
+        return sorted(names), init is not None  # object: nothing past a **kwargs
+    if len(cls.bases) != 1 or not isinstance(cls.bases[0], ast.Name):
+        return None
+    base = cls.bases[0].id
+    if base in classes:
+        parent = _static_class_parameters(module_name, base, seen)
+    elif base in imported:
+        parent = _static_class_parameters(*imported[base], seen)
+    else:
+        return None
+    if parent is None:
+        return None
+    return sorted(set(names) | set(parent[0])), parent[1]
+
+
 def format_value(value: Any) -> str:
     """Render a parameter value for a display name, deterministically."""
     if isinstance(value, str):
@@ -310,6 +383,17 @@ class DetectorSpec:
             ) from exc
         return as_detector(obj, self.label)
 
+    def _check_names(self, params: Mapping[str, Any], names: list[str], open_ended: bool) -> None:
+        unknown = [] if open_ended else [k for k in params if k not in names]
+        if unknown:
+            bad = unknown[0]
+            close = difflib.get_close_matches(bad, names, n=3, cutoff=0.6)
+            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+            raise DetectorParameterError(
+                f"detector {self.name!r} has no parameter {bad!r}{hint}; "
+                f"its parameters are: {', '.join(names) or '(none)'}"
+            )
+
     def validate(self) -> None:
         """Refuse parameters this detector does not take, or values it rejects, before a run.
 
@@ -332,18 +416,12 @@ class DetectorSpec:
             return
         if self.unavailable_reason() is not None:
             return
-        factory = self.resolve()
         params = self.all_params
-        names, open_ended = parameter_names(factory)
-        unknown = [] if open_ended else [k for k in params if k not in names]
-        if unknown:
-            bad = unknown[0]
-            close = difflib.get_close_matches(bad, names, n=3, cutoff=0.6)
-            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-            raise DetectorParameterError(
-                f"detector {self.name!r} has no parameter {bad!r}{hint}; "
-                f"its parameters are: {', '.join(names) or '(none)'}"
-            )
+        static = static_parameter_names(self.factory) if isinstance(self.factory, str) else None
+        if static is not None:  # refuse a misspelt name before importing (torch, for ae)
+            self._check_names(params, *static)
+        factory = self.resolve()
+        self._check_names(params, *parameter_names(factory))
         try:
             obj = factory(**params)
         except Exception as exc:

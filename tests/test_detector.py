@@ -4,6 +4,8 @@ upside down), parameters validated when detectors are selected, MRO-aware parame
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 
 import numpy as np
@@ -24,7 +26,7 @@ from bench.errors import (
     UnknownDatasetError,
     UnknownDetectorError,
 )
-from bench.registry import DetectorRegistry
+from bench.registry import DetectorRegistry, static_parameter_names
 
 SKLEARN_PLUGIN = '''
 from bench import hookimpl
@@ -245,3 +247,49 @@ def test_plugin_state_snapshot_and_restore(tmp_path):
     plugins.state.restore(snapshot)
     assert "extra_det" not in plugins.get_detectors()
     assert str(tmp_path.resolve()) not in plugins.plugins_dirs_loaded()
+
+
+def test_a_misspelt_parameter_is_refused_without_importing_the_detector():
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from bench.cli import cli\n"
+        "r = CliRunner().invoke(cli, ['run', '-d', 'ae[epoch=3]', '-D', 'synthetic:local'])\n"
+        "assert r.exit_code == 1 and \"did you mean 'epochs'\" in r.output, r.output\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_static_parameter_names_read_the_source_or_say_nothing(tmp_path, monkeypatch):
+    pkg = tmp_path / "staticpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "base.py").write_text(textwrap.dedent('''
+        raise ImportError("importing this module is not allowed here")
+
+        class Base:
+            def __init__(self, lr=0.1, *, epochs=5):
+                pass
+    '''))
+    (pkg / "model.py").write_text(textwrap.dedent('''
+        import dataclasses
+        from .base import Base
+
+        class Model(Base):
+            def __init__(self, hidden=8, **kwargs):
+                super().__init__(**kwargs)
+
+        class Open:
+            def __init__(self, **kwargs):
+                pass
+
+        @dataclasses.dataclass
+        class Decorated(Base):
+            width: int = 3
+    '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert static_parameter_names("staticpkg.model:Model") == (["epochs", "hidden", "lr"], False)
+    assert static_parameter_names("staticpkg.model:Open") == ([], True)
+    assert static_parameter_names("staticpkg.model:Decorated") is None  # the caller imports
+    assert static_parameter_names("staticpkg.model:Missing") is None
