@@ -166,7 +166,8 @@ class SklearnOutlierDetector(BaseDetector):
 
     scikit-learn's ``decision_function`` (``score_samples`` where there is none) is lower for
     abnormal rows; this adapter returns its negation, so AUROC and AUPRC are computed the right way
-    round. ``estimator`` is fitted in place.
+    round. ``estimator`` is fitted in place. ``decision_scores_`` is not set: it would cost a
+    scoring pass of the training rows inside the timed fit, and the runner does not read it.
 
     Parameters
     ----------
@@ -201,16 +202,16 @@ def as_detector(obj: Any, name: str | None = None) -> Any:
     """
     if isinstance(obj, SklearnOutlierDetector) or not follows_sklearn_convention(obj):
         return obj
-    who = f"detector {name!r}" if name else type(obj).__name__
+    who = f"detector {name!r}: " if name else ""
     cls = type(obj).__name__
     if getattr(obj, "novelty", None) is False:
         raise DetectorError(
-            f"{who}: {cls}(novelty=False) cannot score new rows (scikit-learn gives it only "
+            f"{who}{cls}(novelty=False) cannot score new rows (scikit-learn gives it only "
             f"fit_predict); use {cls}(novelty=True), or PyOD's LOF (detector 'lof')"
         )
     if not (hasattr(obj, "decision_function") or hasattr(obj, "score_samples")):
         raise DetectorError(
-            f"{who}: the scikit-learn outlier detector {cls} has neither decision_function nor "
+            f"{who}the scikit-learn outlier detector {cls} has neither decision_function nor "
             "score_samples, so it cannot score new rows"
         )
     return SklearnOutlierDetector(obj)
