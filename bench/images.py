@@ -202,9 +202,10 @@ def read_idx(path: str | Path) -> np.ndarray:
 
 
 class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles only plain containers and numpy arrays (what a CIFAR batch holds)."""
+    """Unpickles only plain containers, bytes and numpy arrays (what a CIFAR batch holds)."""
 
     _ALLOWED = {
+        ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store bytes
         ("numpy.core.multiarray", "_reconstruct"),
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"),

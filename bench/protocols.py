@@ -185,7 +185,7 @@ def _oneclass(
         rng = np.random.RandomState(seed)
         n_fit = max(2, round(max_samples * len(train) / (len(train) + len(test))))
         train = np.sort(rng.choice(train, size=min(n_fit, len(train)), replace=False))
-        _, test = stratified_subsample(test, y[test], max(2, max_samples - len(train)), seed)
+        test, _ = stratified_subsample(test, y[test], max(2, max_samples - len(train)), seed)
         test = np.sort(test)
         info["max_samples"] = int(max_samples)
     if len(train) < 2:
