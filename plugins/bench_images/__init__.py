@@ -20,10 +20,12 @@ Registering the tasks imports nothing heavy. Written only against the public API
 
 from __future__ import annotations
 
+import hashlib
 from functools import partial
 from typing import Any
 
 from bench import hookimpl
+from bench.images import TASK_SEED
 from bench_images.collections import COLLECTIONS, Collection
 
 #: anomalies per task under unsupervised/novelty (the oneclass protocol uses the official split)
@@ -38,13 +40,17 @@ def _load(collection: Collection, index: int) -> tuple[Any, Any]:
 
 def register_collection(registry: Any, collection: Collection, *, anomaly_share: float = ANOMALY_SHARE) -> None:
     """Register one task per class of ``collection``."""
+    # the tasks' version in cell keys: the files' checksums and how the share is sampled
+    version = hashlib.sha256(
+        f"{collection.version}|anomaly_share={anomaly_share!r}|seed={TASK_SEED}".encode()
+    ).hexdigest()
     for index, name in enumerate(collection.classes):
         n_normal = collection.train_counts[index] + collection.test_counts[index]
         registry.add(
             f"{collection.key}:{name}",
             partial(_load, collection, index),
             source=collection.key,
-            sha256=collection.version,
+            sha256=version,
             n_samples=collection.n_samples,
             n_features=collection.n_features,
             n_anomalies=collection.n_samples - n_normal,
