@@ -57,7 +57,7 @@ def as_array(X: Any, name: str) -> np.ndarray:
         X = np.asarray(X)
     except ValueError as exc:
         raise DatasetError(f"dataset {name!r}: X is ragged (samples of different shapes): {exc}") from None
-    if X.dtype == object and X.ndim >= 1 and len(X) and hasattr(X.flat[0], "__len__"):
+    if X.dtype == object and X.size and isinstance(X.flat[0], (np.ndarray, list, tuple)):
         shapes = sorted({np.shape(item) for item in X.flat[:1000]}, key=str)
         raise DatasetError(
             f"dataset {name!r}: X is ragged (samples of different shapes, e.g. "

@@ -20,8 +20,8 @@ from pathlib import Path
 import bench_images
 import numpy as np
 import pytest
-from bench_images import collections, loaders
-from bench_images.collections import Collection
+from bench_images import catalog, loaders
+from bench_images.catalog import Collection
 from click.testing import CliRunner
 
 from bench import data, images, plugins, protocols
@@ -288,7 +288,7 @@ def test_registered_collections_are_the_official_files():
         "fashion_mnist": [26421880, 29515, 4422102, 5148],
         "cifar10": [170498071],
     }
-    for collection in collections.COLLECTIONS:
+    for collection in catalog.COLLECTIONS:
         assert [f.size for f in collection.files] == published[collection.key]
         for remote in collection.files:
             assert len(remote.sha256) == 64 and int(remote.sha256, 16) >= 0
@@ -660,7 +660,7 @@ def test_cli_runs_a_registered_collection_under_oneclass_and_unsupervised(served
     (plugs / "probe.py").write_text(PROBE)
     (plugs / "tiny_collection.py").write_text(
         "from bench import hookimpl\nfrom bench.images import RemoteFile\n"
-        "from bench_images import register_collection\nfrom bench_images.collections import Collection\n"
+        "from bench_images import register_collection\nfrom bench_images.catalog import Collection\n"
         f"COLLECTION = {collection!r}\n\n@hookimpl\ndef register_datasets(registry):\n"
         "    register_collection(registry, COLLECTION, anomaly_share=0.25)\n")
     store = tmp_path / "tiny.sqlite"

@@ -26,7 +26,7 @@ from typing import Any
 
 from bench import hookimpl
 from bench.images import TASK_SEED
-from bench_images.collections import COLLECTIONS, Collection
+from bench_images.catalog import COLLECTIONS, Collection
 
 #: anomalies per task under unsupervised/novelty (the oneclass protocol uses the official split)
 ANOMALY_SHARE = 0.1

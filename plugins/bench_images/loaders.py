@@ -9,7 +9,7 @@ import numpy as np
 
 from bench.errors import DatasetError
 from bench.images import fetch_file, read_cifar10, read_idx
-from bench_images.collections import Collection
+from bench_images.catalog import Collection
 
 
 @lru_cache(maxsize=1)
