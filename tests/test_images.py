@@ -677,3 +677,16 @@ def test_cli_runs_a_registered_collection_under_oneclass_and_unsupervised(served
     assert (cells.loc["oneclass", "n_train"], cells.loc["oneclass", "n_test"]) == (5, 7)
     # unsupervised: 8 images of b and round(0.25 * 8 / 0.75) = 3 others, split 70/30
     assert (cells.loc["unsupervised", "n_train"], cells.loc["unsupervised", "n_test"]) == (7, 4)
+
+
+@pytest.mark.parametrize("shape", [(30, 6, 5), (30, 3, 6, 5)])
+def test_dataset_file_keeps_the_image_shape(tmp_path, shape):
+    X = np.random.default_rng(5).integers(0, 256, shape, dtype=np.uint8)
+    y = np.r_[np.zeros(25, int), np.ones(5, int)]
+    np.savez(tmp_path / "imgs.npz", X=X, y=y)
+    spec = data.file_spec(tmp_path / "imgs.npz")
+    assert spec.image_shape == shape[1:] and spec.n_features == int(np.prod(shape[1:]))
+    Xl, yl = data.load(spec)
+    assert Xl.shape == shape and Xl.dtype == np.uint8
+    part = protocols.split(Xl, yl, "novelty", 1)
+    assert part.X_train.shape[1:] == shape[1:] and part.info["pixel_scaling"] == "uint8/255"
