@@ -129,9 +129,14 @@ def default_datasets(registry: Any) -> list[DatasetSpec]:
 @click.option("--dataset-file", multiple=True, type=click.Path(dir_okay=False),
               help="Your own data: .npz (X, y), .csv (label column) or .mat; named file:<stem>. Repeatable.")
 @click.option("--label-column", default="y", show_default=True, help="Label column of a CSV --dataset-file.")
+@click.option("--one-vs-rest", default=None, metavar="all|C1,C2",
+              help="Make each --dataset-file with class labels into one task per class (all, or the "
+                   "classes given): that class normal, the others anomalies. Named file:<stem>.<class>.")
+@click.option("--anomaly-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="With --one-vs-rest: anomalies sampled (fixed seed) to this share. Default 0.1.")
 @click.option("-s", "--seeds", default="1,2,3", show_default=True, help="Seeds, e.g. 1,2,3 or 1-5.")
 @click.option("-p", "--protocol", default="unsupervised", show_default=True,
-              help="unsupervised, novelty or adbench (comma list for several).")
+              help="unsupervised, novelty, adbench or oneclass (comma list for several).")
 @click.option("--store", default="bench-results.sqlite", show_default=True, type=click.Path(dir_okay=False),
               help="SQLite result store (created if missing; reruns resume it).")
 @click.option("-j", "--jobs", default=None, type=click.IntRange(1),
@@ -156,7 +161,7 @@ def default_datasets(registry: Any) -> list[DatasetSpec]:
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @click.option("--no-leaderboard", is_flag=True, help="Do not print the leaderboard at the end.")
 def run(detectors: str | None, datasets: str | None, dataset_file: tuple[str, ...], label_column: str,
-        seeds: str, protocol: str, store: str, jobs: int, executor: str | None, scheduler: str | None,
+        one_vs_rest: str | None, anomaly_share: float | None, seeds: str, protocol: str, store: str, jobs: int, executor: str | None, scheduler: str | None,
         max_memory: str | None, timeout: float | None, threads_per_job: int | None,
         max_samples: int | None, force: bool, quiet: bool, no_leaderboard: bool) -> None:
     """Run detectors across datasets and seeds, saving every cell to the store.
@@ -192,7 +197,18 @@ def run(detectors: str | None, datasets: str | None, dataset_file: tuple[str, ..
     chosen_datasets: list[DatasetSpec] = []
     if datasets:
         chosen_datasets = ds_registry.select(split_list(datasets))
+    if (one_vs_rest or anomaly_share) and not dataset_file:
+        raise click.UsageError("--one-vs-rest and --anomaly-share apply to --dataset-file")
+    if anomaly_share and not one_vs_rest:
+        raise click.UsageError("--anomaly-share needs --one-vs-rest")
     for path in dataset_file:
+        if one_vs_rest:
+            from bench import images
+
+            chosen_datasets.extend(images.one_vs_rest_specs(
+                path, one_vs_rest, anomaly_share=anomaly_share or images.DEFAULT_ANOMALY_SHARE,
+                label_column=label_column))
+            continue
         chosen_datasets.append(data.file_spec(path, label_column=label_column))
     if not datasets and not dataset_file:
         chosen_datasets = default_datasets(ds_registry)

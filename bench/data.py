@@ -230,11 +230,23 @@ READERS: dict[str, Callable[[Path, str, str], tuple[Any, Any]]] = {
 }
 
 
-def validate(X: Any, y: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Check a dataset and return ``X`` as float64 (n, d) and ``y`` as int8 in {0, 1}."""
+def validate(
+    X: Any, y: Any, name: str, *, image_shape: tuple[int, ...] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check a dataset and return ``X`` as float64 (n, d) and ``y`` as int8 in {0, 1}.
+
+    Images ((n, H, W), (n, C, H, W), or any X when ``image_shape`` is given) are checked by
+    :func:`bench.images.validate_images` and keep their shape and dtype.
+    """
     import numpy as np
 
-    X = np.asarray(X)
+    from bench import images
+
+    X = images.as_array(X, name)
+    if X.ndim > 2 or image_shape is not None:
+        X = images.validate_images(X, name, image_shape)
+        _, y = validate(np.zeros((len(X), 1)), y, name)  # the label checks
+        return X, y
     y = np.asarray(y)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise DatasetError(f"dataset {name!r}: X is not numeric (dtype {X.dtype})")
@@ -287,7 +299,7 @@ def load(spec: DatasetSpec, *, download: bool = True) -> tuple[np.ndarray, np.nd
             raise DatasetError(f"dataset {spec.name!r} is not in the cache ({path}); run 'bench datasets fetch {spec.name}'")
         path = fetch(spec)
         X, y = read_file(path, name=spec.name, **dict(spec.options))
-    X, y = validate(X, y, spec.name)
+    X, y = validate(X, y, spec.name, image_shape=spec.image_shape)
     check_registered(spec, X, y)
     return X, y
 
@@ -357,9 +369,13 @@ def file_spec(path: str | Path, *, label_column: str = "y") -> DatasetSpec:
         options={"label_column": label_column},
     )
     X, y = read_file(path, label_column=label_column, name=spec.name)
-    X, y = validate(X, y, spec.name)
+    try:
+        X, y = validate(X, y, spec.name)
+    except DatasetError as exc:  # name the file: a user's file has no registry entry
+        raise DatasetError(f"{exc} (file {path})") from None
+    image_shape = tuple(int(v) for v in X.shape[1:]) if X.ndim > 2 else None
     return replace(spec, n_samples=int(X.shape[0]), n_features=int(X.size // X.shape[0]),
-                   n_anomalies=int(y.sum()))
+                   n_anomalies=int(y.sum()), image_shape=image_shape)
 
 
 def file_specs(paths: Iterable[str | Path], *, label_column: str = "y") -> list[DatasetSpec]:

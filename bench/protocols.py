@@ -15,9 +15,28 @@
     rows, such as KNN or LOF, sees some test rows as exact inliers). Use it to compare with
     ADBench, not to rank detectors.
 
-In every protocol, features that are constant on the training part are dropped (their count is
+``oneclass``
+    The canonical one-class protocol of the image literature (Ruff et al. 2018, Deep SVDD; also
+    GANomaly, OCGAN): the detector is fitted on the normal rows of the dataset's official
+    training part and scored on its whole official test part. Only datasets with an official
+    split (``DatasetSpec.n_train``: rows [0:n_train] are the official training part) can use
+    it; the split is the same for every seed (the seed sets the detector's ``random_state``).
+
+On a table, features that are constant on the training part are dropped (their count is
 recorded in the cell): they carry no information, and some detectors divide by their zero
-variance (PyOD's PCA returns infinite scores otherwise).
+variance (PyOD's PCA returns infinite scores otherwise). Then min-max scaling is fitted per
+feature on the training part.
+
+Images ((n, H, W) or (n, C, H, W)) keep their shape and are scaled as images: one global pixel
+scaling, ``uint8`` pixels divided by 255 and any other pixels by the one minimum and maximum of
+the whole training part; no pixel is dropped (MNIST's borders are constant, not useless to a
+convolution). The scaled images are float32.
+
+One-vs-rest tasks whose loaded rows hold every other class (``DatasetSpec.anomaly_share``,
+e.g. ``mnist:3``: class 3 normal, 90 % of the images anomalies) are first reduced, under
+``unsupervised``, ``novelty`` and ``adbench``, to all their normal rows and anomalies sampled
+with a fixed seed (the same rows for every run seed) to that share of the rows; ``oneclass``
+uses the official split as it is.
 """
 
 from __future__ import annotations
@@ -25,7 +44,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-PROTOCOLS = ("unsupervised", "novelty", "adbench")
+PROTOCOLS = ("unsupervised", "novelty", "adbench", "oneclass")
 
 
 @dataclass
@@ -48,16 +67,38 @@ def stratified_subsample(X: Any, y: Any, n: int, seed: int) -> tuple[Any, Any]:
     return X_sub, y_sub
 
 
-def split(X: Any, y: Any, protocol: str, seed: int, *, max_samples: int | None = None) -> Split:
-    """Apply ``protocol`` with ``seed``; return scaled train/test parts and what was done."""
+def split(
+    X: Any,
+    y: Any,
+    protocol: str,
+    seed: int,
+    *,
+    max_samples: int | None = None,
+    n_train: int | None = None,
+    anomaly_share: float | None = None,
+) -> Split:
+    """Apply ``protocol`` with ``seed``; return scaled train/test parts and what was done.
+
+    ``n_train`` and ``anomaly_share`` are the dataset's (:class:`bench.DatasetSpec`): its
+    official split and, for one-vs-rest tasks, the anomaly share of the non-official protocols.
+    """
     import numpy as np
     from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import MinMaxScaler
 
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r} (choose from {', '.join(PROTOCOLS)})")
     info: dict[str, Any] = {"n_rows": int(len(y))}
+    if X.ndim > 2:
+        info["image_shape"] = [int(v) for v in X.shape[1:]]
+    if protocol == "oneclass":
+        return _oneclass(X, y, seed, n_train, max_samples, info)
     rng = np.random.RandomState(seed)
+    if anomaly_share is not None:
+        from bench.images import subsample_anomalies
+
+        keep = subsample_anomalies(y, anomaly_share)
+        X, y = X[keep], y[keep]
+        info.update(anomaly_share=float(anomaly_share), n_task_rows=int(len(y)))
     if protocol == "adbench":
         # Same calls, same order, same generator state as ADBench's data_generator (which seeds
         # numpy's global generator and then uses it).
@@ -79,6 +120,19 @@ def split(X: Any, y: Any, protocol: str, seed: int, *, max_samples: int | None =
     )
     if protocol == "novelty":
         X_train, y_train = X_train[y_train == 0], y_train[y_train == 0]
+    return _scaled(X_train, X_test, y_train, y_test, info)
+
+
+def _scaled(X_train: Any, X_test: Any, y_train: Any, y_test: Any, info: dict[str, Any]) -> Split:
+    """Scale images globally, tables per feature (dropping constant features); see above."""
+    import numpy as np
+    from sklearn.preprocessing import MinMaxScaler
+
+    if X_train.ndim > 2:
+        X_train, X_test, info["pixel_scaling"] = scale_images(X_train, X_test)
+        info.update(n_train=int(len(y_train)), n_test=int(len(y_test)),
+                    n_features=int(np.prod(X_train.shape[1:])))
+        return Split(X_train, X_test, y_train, y_test, 0, info)
     keep = np.ptp(X_train, axis=0) > 0
     n_dropped = int((~keep).sum())
     if n_dropped:
@@ -90,3 +144,53 @@ def split(X: Any, y: Any, protocol: str, seed: int, *, max_samples: int | None =
     X_test = scaler.transform(X_test)
     info.update(n_train=int(len(y_train)), n_test=int(len(y_test)), n_features=int(X_train.shape[1]))
     return Split(X_train, X_test, y_train, y_test, n_dropped, info)
+
+
+def scale_images(X_train: Any, X_test: Any) -> tuple[Any, Any, str]:
+    """One global pixel scaling, as float32: uint8 / 255, else by the training part's one min
+    and max (the training pixels span [0, 1]; test pixels may fall outside). Returns the scaled
+    parts and a description of the scaling."""
+    import numpy as np
+
+    if X_train.dtype == np.uint8:
+        return (X_train.astype(np.float32) / np.float32(255), X_test.astype(np.float32) / np.float32(255),
+                "uint8/255")
+    lo, hi = float(X_train.min()), float(X_train.max())
+    if not hi > lo:
+        raise ValueError(f"every pixel of the training part has the same value ({lo:g})")
+
+    def scaled(X: Any) -> Any:
+        return ((X.astype(np.float64) - lo) / (hi - lo)).astype(np.float32)
+
+    return scaled(X_train), scaled(X_test), f"global min-max [{lo:g}, {hi:g}]"
+
+
+def _oneclass(
+    X: Any, y: Any, seed: int, n_train: int | None, max_samples: int | None, info: dict[str, Any]
+) -> Split:
+    """Fit on the normal rows of the official training part, score the whole official test part."""
+    import numpy as np
+
+    if n_train is None:
+        raise ValueError(
+            "protocol oneclass needs an official train/test split and this dataset has none "
+            "(no n_train); use unsupervised or novelty"
+        )
+    if not 0 < n_train < len(y):
+        raise ValueError(f"the official split n_train={n_train} leaves no rows on one side of {len(y)}")
+    train = np.flatnonzero(y[:n_train] == 0)
+    test = np.arange(n_train, len(y))
+    info.update(official_n_train=int(n_train), n_train_normal_official=int(len(train)))
+    if max_samples is not None and len(train) + len(test) > max_samples:
+        rng = np.random.RandomState(seed)
+        n_fit = max(2, round(max_samples * len(train) / (len(train) + len(test))))
+        train = np.sort(rng.choice(train, size=min(n_fit, len(train)), replace=False))
+        test, _ = stratified_subsample(test, y[test], max(2, max_samples - len(train)), seed)
+        test = np.sort(test)
+        info["max_samples"] = int(max_samples)
+    if len(train) < 2:
+        raise ValueError(f"the official training part has {len(train)} normal row(s); need at least 2")
+    y_test = y[test]
+    if int(y_test.sum()) < 1 or int((y_test == 0).sum()) < 1:
+        raise ValueError("the official test part needs both normal rows and anomalies")
+    return _scaled(X[train], X[test], y[train], y_test, info)

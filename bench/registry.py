@@ -458,6 +458,14 @@ class DatasetSpec:
     path: str | None = None
     #: options for reading a local file (e.g. the CSV label column)
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: an official train/test split: rows [0:n_train] of the loaded X are the official training
+    #: part, the rest the official test part (used by the ``oneclass`` protocol)
+    n_train: int | None = None
+    #: images: the shape of one sample, (H, W) or (C, H, W); None for a table
+    image_shape: tuple[int, ...] | None = None
+    #: one-vs-rest tasks whose loaded rows hold every other class: the share of anomalies the
+    #: ``unsupervised`` and ``novelty`` protocols sample them down to (see bench.protocols)
+    anomaly_share: float | None = None
 
     @property
     def anomaly_ratio(self) -> float | None:
@@ -613,11 +621,16 @@ class DatasetRegistry(_Registry):
         citation: str = "",
         description: str = "",
         tags: Iterable[str] = (),
+        n_train: int | None = None,
+        image_shape: Iterable[int] | None = None,
+        anomaly_share: float | None = None,
     ) -> DatasetSpec:
         """Register a dataset.
 
         Either ``loader`` (a callable or ``"module:attr"`` returning ``(X, y)``), or ``url`` (and
         ``filename``, ``sha256``) for a file that the core downloads into the cache directory.
+        ``n_train`` marks an official train/test split, ``image_shape`` an image dataset, and
+        ``anomaly_share`` a one-vs-rest task (see :class:`DatasetSpec`).
         """
         self._check_name(name)
         if loader is None and url is None:
@@ -627,6 +640,15 @@ class DatasetRegistry(_Registry):
         if sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", sha256):
             raise BenchError(
                 f"plugin {self.current_plugin!r}: dataset {name!r} sha256 is not 64 hex digits"
+            )
+        if anomaly_share is not None and not 0 < anomaly_share < 1:
+            raise BenchError(
+                f"plugin {self.current_plugin!r}: dataset {name!r} anomaly_share must be in (0, 1)"
+            )
+        if n_train is not None and (n_train < 1 or (n_samples is not None and n_train >= n_samples)):
+            raise BenchError(
+                f"plugin {self.current_plugin!r}: dataset {name!r} n_train must leave rows on both "
+                "sides of the official split"
             )
         if url is not None and filename is None:
             filename = url.rstrip("/").rsplit("/", 1)[-1]
@@ -646,6 +668,9 @@ class DatasetRegistry(_Registry):
             tags=tuple(tags),
             plugin=self.current_plugin,
             plugin_version=self.current_version,
+            n_train=n_train,
+            image_shape=tuple(int(v) for v in image_shape) if image_shape is not None else None,
+            anomaly_share=anomaly_share,
         )
         self._entries[name] = spec
         return spec

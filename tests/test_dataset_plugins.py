@@ -44,8 +44,12 @@ def _read_tsv(path: Path) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture
-def adbench(monkeypatch) -> DatasetRegistry:
-    monkeypatch.setenv("BENCH_REGISTRY_DIR", str(REGISTRY_DIR))
+def adbench(monkeypatch, tmp_path) -> DatasetRegistry:
+    """The Classical collection alone (datasets/adbench.toml; the CV/NLP files are apart)."""
+    only = tmp_path / "classical"
+    only.mkdir()
+    (only / "adbench.toml").write_bytes((REGISTRY_DIR / "adbench.toml").read_bytes())
+    monkeypatch.setenv("BENCH_REGISTRY_DIR", str(only))
     registry = DatasetRegistry()
     adbench_registry.register_datasets(registry=registry)
     return registry
@@ -251,7 +255,7 @@ def test_plugin_modules_import_nothing_heavy():
 
 EMBEDDED = [
     "synthetic:local", "synthetic:global", "synthetic:dependency", "synthetic:clustered",
-    "sklearn:breast_cancer", "sklearn:digits", "sklearn:wine",
+    "sklearn:breast_cancer", "sklearn:digits", "sklearn:digits_images", "sklearn:wine",
 ]
 
 
@@ -265,9 +269,10 @@ def test_embedded_dataset_loads_as_registered(embedded, name):
     assert spec.tags == ("embedded",) and spec.url is None and spec.sha256 is None
     assert spec.citation and spec.license and spec.description
     X, y = resolve_object(spec.loader)()
-    assert X.dtype == np.float64 and X.ndim == 2 and np.isfinite(X).all()
+    assert X.dtype == np.float64 and np.isfinite(X).all()
     assert y.dtype.kind == "i" and set(np.unique(y)) == {0, 1}
-    assert X.shape == (spec.n_samples, spec.n_features)
+    assert X.shape == (spec.n_samples, *(spec.image_shape or (spec.n_features,)))
+    assert X.ndim == (3 if name == "sklearn:digits_images" else 2)
     assert int(y.sum()) == spec.n_anomalies
     assert 0.02 <= spec.anomaly_ratio <= 0.11
 

@@ -20,6 +20,11 @@ A registry file has an optional ``[collection]`` table of defaults and one
     n_anomalies = 176
     origin = "UCI Cardiotocography, via ODDS"   # appended to the collection's citation
 
+An entry with ``verified = false`` may leave out its shape (n_samples, n_features, n_anomalies)
+when it is unknown; ``filename`` may be ``folder/name`` (the cache keeps upstream sub-folders,
+as ADBench's ``CV_by_ViT/``); images declare ``image_shape = [H, W]`` or ``[C, H, W]``, and an
+official train/test split ``n_train`` (rows [0:n_train] are its training part).
+
 Two registries are read, the second adding to the first:
 
 1. the built-in registry: the project's ``datasets/*.toml``, shipped inside the package as
@@ -57,8 +62,8 @@ _TOP_KEYS = {"schema_version", "collection", "datasets"}
 _COLLECTION_KEYS = {"source", "license", "citation", "tags", "homepage", "description"}
 _REQUIRED = ("url", "n_samples", "n_features", "n_anomalies")
 _STR_KEYS = {"url", "filename", "sha256", "source", "license", "citation", "origin", "description"}
-_INT_KEYS = {"n_samples", "n_features", "n_anomalies"}
-_ENTRY_KEYS = _STR_KEYS | _INT_KEYS | {"tags", "verified"}
+_INT_KEYS = {"n_samples", "n_features", "n_anomalies", "n_train"}
+_ENTRY_KEYS = _STR_KEYS | _INT_KEYS | {"tags", "verified", "image_shape"}
 _DEFAULT_TAGS = ("download",)
 
 
@@ -147,6 +152,11 @@ def _check_type(path: Path, where: str, key: str, value: Any) -> None:
     elif key == "tags":
         if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
             raise DatasetError(f"{path}: key '{where}' must be a list of strings, got {value!r}")
+    elif key == "image_shape":  # (H, W) or (C, H, W) of one sample
+        if not isinstance(value, list) or len(value) not in (2, 3) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value
+        ):
+            raise DatasetError(f"{path}: key '{where}' must be [H, W] or [C, H, W], got {value!r}")
     elif key == "verified":
         if not isinstance(value, bool):
             raise DatasetError(f"{path}: key '{where}' must be true or false, got {value!r}")
@@ -162,8 +172,8 @@ def _entry(path: Path, name: str, table: Any, collection: Mapping[str, Any]) -> 
         if key not in _ENTRY_KEYS:
             raise DatasetError(f"{path}: unknown key '{where}.{key}'")
         _check_type(path, f"{where}.{key}", key, value)
-    for key in _REQUIRED:
-        if key not in table:
+    for key in _REQUIRED:  # an unverified file's shape may be unknown too (ADBench CV/NLP)
+        if key not in table and (table.get("verified", True) or key == "url"):
             raise DatasetError(f"{path}: missing key '{where}.{key}'")
 
     sha256 = table.get("sha256")
@@ -174,14 +184,15 @@ def _entry(path: Path, name: str, table: Any, collection: Mapping[str, Any]) -> 
         raise DatasetError(f"{path}: key '{where}.verified' is false but a sha256 is given")
     if sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", sha256):
         raise DatasetError(f"{path}: key '{where}.sha256' is not 64 lowercase hex digits")
-    if table["n_anomalies"] > table["n_samples"]:
+    if "n_samples" in table and table.get("n_anomalies", 0) > table["n_samples"]:
         raise DatasetError(f"{path}: key '{where}.n_anomalies' exceeds n_samples")
     url = table["url"]
     if not re.match(r"^(https?|file)://", url):
         raise DatasetError(f"{path}: key '{where}.url' is not an http(s) or file URL: {url!r}")
     filename = table.get("filename") or url.rstrip("/").rsplit("/", 1)[-1]
-    if "/" in filename or "\\" in filename or filename in {"", ".", ".."}:
-        raise DatasetError(f"{path}: key '{where}.filename' must be a plain file name")
+    # a plain file name, or folder/name (the upstream sub-folder, as ADBench's CV_by_ViT/)
+    if "\\" in filename or any(part in {"", ".", ".."} for part in filename.split("/")):
+        raise DatasetError(f"{path}: key '{where}.filename' must be a plain file name or a relative path")
 
     citation = table.get("citation", collection.get("citation", ""))
     origin = table.get("origin")
@@ -192,9 +203,11 @@ def _entry(path: Path, name: str, table: Any, collection: Mapping[str, Any]) -> 
         "url": url,
         "sha256": sha256,
         "filename": filename,
-        "n_samples": table["n_samples"],
-        "n_features": table["n_features"],
-        "n_anomalies": table["n_anomalies"],
+        "n_samples": table.get("n_samples"),
+        "n_features": table.get("n_features"),
+        "n_anomalies": table.get("n_anomalies"),
+        "n_train": table.get("n_train"),
+        "image_shape": table.get("image_shape"),
         "source": table.get("source", collection.get("source", "")),
         "license": table.get("license", collection.get("license", "")),
         "citation": citation,

@@ -1,6 +1,7 @@
 """Real datasets bundled with scikit-learn (no download), made into anomaly tasks ODDS-style.
 
-``sklearn:breast_cancer``, ``sklearn:digits`` and ``sklearn:wine``; see
+``sklearn:breast_cancer``, ``sklearn:digits``, ``sklearn:digits_images`` (8x8 images) and
+``sklearn:wine``; see
 :mod:`bench_sklearn_data.loaders` for each construction. Registering them imports nothing heavy.
 """
 
@@ -39,6 +40,20 @@ DATASETS = {
         "citation": (
             f"Alpaydin, Kaynak. Optical Recognition of Handwritten Digits. UCI, 1998. "
             f"{_SKLEARN} Task construction: {_ODDS} (optdigits)"
+        ),
+    },
+    "digits_images": {
+        "n_samples": 198,
+        "n_features": 64,
+        "n_anomalies": 20,
+        "image_shape": (8, 8),
+        "description": (
+            "UCI optical digits as 8x8 images (pixel values 0-16): digit 0 normal (178 images), "
+            "20 images of the other digits sampled with a fixed seed as anomalies (10 %)"
+        ),
+        "citation": (
+            f"Alpaydin, Kaynak. Optical Recognition of Handwritten Digits. UCI, 1998. "
+            f"{_SKLEARN} One-vs-rest task after Ruff et al. Deep One-Class Classification. ICML 2018."
         ),
     },
     "wine": {

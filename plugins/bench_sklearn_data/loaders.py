@@ -10,13 +10,18 @@ whole as the normal rows and down-sampling another class to a few anomalies. The
     digits 1-9 are normal (1619 rows); 50 images of digit 0, drawn with a fixed seed, are
     anomalies (3.0 %). This is ODDS's ``optdigits`` construction (digits 1-9 normal, digit 0
     down-sampled to 150 of 5216, 2.9 %).
+``digits_images`` (the same digits as 8x8 images, float pixels 0-16)
+    digit 0 is normal (178 images); the other digits are anomalies, 20 images drawn with
+    :func:`bench.images.one_vs_rest`'s fixed seed (10 %). ``X`` has shape (198, 8, 8): the image
+    task of the embedded suite (no download).
 ``wine`` (UCI Wine; 178 x 13)
     classes 2 and 3 (sklearn targets 1 and 2, 119 rows) are normal; 10 rows of class 1 (sklearn
     target 0), drawn with a fixed seed, are anomalies. This is ODDS's ``wine`` (129 x 13, 10
     outliers), the same shape as ADBench's 45_wine.
 
 Each loader returns ``(X, y)``: ``X`` float64 unscaled, ``y`` int64 with 1 for an anomaly, normal
-rows first in their original order, then the sampled anomalies in their original order.
+rows first in their original order, then the sampled anomalies in their original order
+(``digits_images``: all rows in their original order).
 """
 
 from __future__ import annotations
@@ -69,6 +74,15 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
 
     X, target = _load(sk_load)
     return make_task(X, target, normal_classes=range(1, 10), anomaly_class=0, n_anomalies=50)
+
+
+def load_digits_images() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits as sk_load
+
+    from bench.images import one_vs_rest
+
+    digits = sk_load()
+    return one_vs_rest(np.asarray(digits.images, dtype=np.float64), digits.target, 0, anomaly_share=0.1)
 
 
 def load_wine() -> tuple[np.ndarray, np.ndarray]:
