@@ -357,7 +357,7 @@ def one_vs_rest_specs(
     path = Path(path)
     stem = path.stem.lower().replace(" ", "_")
     who = f"file:{stem}"
-    if path.suffix.lower() not in data.FILE_SUFFIXES:
+    if path.suffix.lower() not in data.READERS:
         raise DatasetError(f"{path}: unsupported file type {path.suffix!r} (expected .npz, .csv or .mat)")
     if not 0 < anomaly_share < 1:
         raise DatasetError(f"{path}: the anomaly share must be between 0 and 1 (exclusive), got {anomaly_share}")
