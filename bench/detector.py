@@ -45,12 +45,24 @@ class BaseDetector:
 
     @classmethod
     def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return sorted(
-            p.name
-            for p in signature.parameters.values()
-            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        )
+        """The keyword parameters: those of the class's own ``__signature__`` when it declares
+        one, else those of ``__init__`` and, while an ``__init__`` passes ``**kwargs`` on, of
+        each base class's ``__init__`` up the MRO."""
+        declared = cls.__dict__.get("__signature__")
+        if declared is not None:
+            return sorted(p.name for p in declared.parameters.values()
+                          if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+        names: set[str] = set()
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None or klass is object:
+                continue
+            params = inspect.signature(init).parameters.values()
+            names.update(p.name for p in params
+                         if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+            if not any(p.kind is p.VAR_KEYWORD for p in params):
+                break
+        return sorted(names)
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}

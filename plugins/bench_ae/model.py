@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from bench_torchkit import hidden_sizes, latent_size
-from bench_torchkit.train import Standardize, TorchDetector, ensemble_mlp
+from bench_torchkit import resolve_hidden, resolve_latent
+from bench_torchkit.layers import Standardize, ensemble_mlp
+from bench_torchkit.train import TorchDetector
 
 
 class _AutoEncoder(torch.nn.Module):
@@ -74,6 +75,10 @@ class AutoEncoderDetector(TorchDetector):
     the ensemble.
     """
 
+    training_defaults = {
+        "epochs": 12, "clip_grad": None, "validation_fraction": 0.0, "patience": None,
+    }
+
     def __init__(
         self,
         hidden: list[int] | None = None,
@@ -84,10 +89,6 @@ class AutoEncoderDetector(TorchDetector):
         hidden_dropout: float = 0.2,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("epochs", 12)
-        kwargs.setdefault("clip_grad", None)
-        kwargs.setdefault("validation_fraction", 0.0)
-        kwargs.setdefault("patience", None)
         super().__init__(**kwargs)
         self.hidden = hidden
         self.latent = latent
@@ -96,23 +97,16 @@ class AutoEncoderDetector(TorchDetector):
         self.dropout = dropout
         self.hidden_dropout = hidden_dropout
 
-    def _setup(self, X: torch.Tensor) -> None:
+    def _check_params(self) -> None:
         if int(self.n_models) < 1:
             raise ValueError(f"n_models must be >= 1, got {self.n_models}")
-        self._X_setup = X
 
-    def _build(self, n_features: int) -> torch.nn.Module:
-        hidden = (
-            list(self.hidden) if self.hidden is not None
-            else hidden_sizes(n_features, max_width=64)
+    def _build(self, X: torch.Tensor) -> torch.nn.Module:
+        d = X.shape[1]
+        return _AutoEncoder(
+            X, resolve_hidden(self.hidden, d, max_width=64), resolve_latent(self.latent, d),
+            int(self.n_models), float(self.dropout), float(self.hidden_dropout),
         )
-        latent = int(self.latent) if self.latent is not None else latent_size(n_features)
-        model = _AutoEncoder(
-            self._X_setup, hidden, latent, int(self.n_models), float(self.dropout),
-            float(self.hidden_dropout),
-        )
-        del self._X_setup
-        return model
 
     def _loss(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
         noise = float(self.denoising) if model.training else 0.0

@@ -6,8 +6,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from bench_torchkit import hidden_sizes, latent_size
-from bench_torchkit.train import Standardize, TorchDetector, mlp
+from bench_torchkit import resolve_hidden, resolve_latent
+from bench_torchkit.layers import Standardize, mlp
+from bench_torchkit.train import TorchDetector
 
 DISCS = ("ce", "fm")
 
@@ -83,6 +84,10 @@ class BiGANDetector(TorchDetector):
         (defaults here: ``lr=1e-3``, ``patience=20``, ``max_steps=300``).
     """
 
+    training_defaults = {"patience": 20, "max_steps": 300}
+    adam_betas = (0.5, 0.999)
+    adam_foreach = True
+
     def __init__(
         self,
         disc: str = "fm",
@@ -94,8 +99,6 @@ class BiGANDetector(TorchDetector):
         smoothing: float = 0.1,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("patience", 20)
-        kwargs.setdefault("max_steps", 300)
         super().__init__(**kwargs)
         self.disc = disc
         self.a = a
@@ -109,38 +112,28 @@ class BiGANDetector(TorchDetector):
     def test_config(cls) -> dict[str, Any]:
         return {"epochs": 40, "max_steps": 300, "patience": None, "n_threads": 1}
 
-    def _setup(self, X: torch.Tensor) -> None:
+    def _check_params(self) -> None:
         if self.disc not in DISCS:
             raise ValueError(f"disc must be one of {DISCS}, got {self.disc!r}")
         if not 0.0 <= float(self.a) <= 1.0:
             raise ValueError(f"a must be in [0, 1], got {self.a!r}")
-        self._X_setup = X
 
-    def _build(self, n_features: int) -> torch.nn.Module:
-        hidden = list(self.hidden) if self.hidden is not None else hidden_sizes(n_features)
-        latent = int(self.latent) if self.latent is not None else latent_size(n_features)
-        model = _BiGAN(self._X_setup, hidden, latent, float(self.dropout))
-        del self._X_setup
-        return model
+    def _build(self, X: torch.Tensor) -> torch.nn.Module:
+        d = X.shape[1]
+        return _BiGAN(
+            X, resolve_hidden(self.hidden, d), resolve_latent(self.latent, d), float(self.dropout)
+        )
 
-    def _make_optimizers(self, model: torch.nn.Module) -> list[torch.optim.Optimizer]:
-        betas = (0.5, 0.999)
+    def _optimizer_groups(self, model: torch.nn.Module) -> list[tuple[Any, float]]:
+        """D without weight decay; E and G together with ``weight_decay``."""
         return [
-            torch.optim.Adam(
-                model.discriminator.parameters(), lr=self.lr, betas=betas, foreach=True
-            ),
-            torch.optim.Adam(
-                model.encoder_generator_parameters(),
-                lr=self.lr,
-                betas=betas,
-                weight_decay=self.weight_decay,
-                foreach=True,
-            ),
+            (model.discriminator.parameters(), 0.0),
+            (model.encoder_generator_parameters(), self.weight_decay),
         ]
 
-    def _train_step(self, xb: torch.Tensor) -> torch.Tensor:
+    def _train_step(self, xb: torch.Tensor, optimizers: list[Any]) -> torch.Tensor:
         model: _BiGAN = self.model_
-        opt_d, opt_eg = self.optimizers_
+        opt_d, opt_eg = optimizers
         x = model.scale(xb)
         n = x.shape[0]
         z = torch.randn(n, model.latent, device=x.device)
@@ -174,10 +167,13 @@ class BiGANDetector(TorchDetector):
         opt_eg.step()
         return d_loss.detach() + eg_loss.detach()
 
-    def _loss(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
-        """Mean L1 cycle error per feature (the validation criterion)."""
-        x = model.scale(xb)
-        return (x - model.generator(model.encoder(x))).abs().mean()
+    def _cycle_error(self, xb: torch.Tensor) -> torch.Tensor:
+        x = self.model_.scale(xb)
+        return (x - self.model_.generator(self.model_.encoder(x))).abs().mean()
+
+    def _val_loss(self, xv: torch.Tensor) -> float:
+        """Mean L1 cycle error per feature of the held-out rows (the early-stopping criterion)."""
+        return self._batched_mean(self._cycle_error, xv)
 
     def _score(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
         x = model.scale(xb)

@@ -8,23 +8,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from bench_torchkit import hidden_sizes
-from bench_torchkit.train import Standardize, TorchDetector
+from bench_torchkit.layers import Standardize, mlp
+from bench_torchkit.train import TorchDetector
 
 SCORES = ("dte", "ddpm")
-
-
-def _mlp(sizes: list[int], dropout: float, act: type[torch.nn.Module]) -> torch.nn.Sequential:
-    """Linear layers through ``sizes``; ``act`` between them, dropout after the hidden ones
-    except the first (the DTE paper's MLP)."""
-    layers: list[torch.nn.Module] = []
-    n = len(sizes) - 1
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(torch.nn.Linear(a, b))
-        if i < n - 1:
-            layers.append(act())
-            if i > 0 and dropout > 0:
-                layers.append(torch.nn.Dropout(dropout))
-    return torch.nn.Sequential(*layers)
 
 
 def _time_features(t: torch.Tensor, T: int, dim: int = 16) -> torch.Tensor:
@@ -49,9 +36,11 @@ class _Diffusion(torch.nn.Module):
         alpha_bar = torch.cumprod(1.0 - betas, dim=0)
         self.register_buffer("alpha_bar", alpha_bar.float())
         if score == "dte":
-            self.net = _mlp([d, width, 2 * width, width, n_bins], dropout, torch.nn.ReLU)
+            sizes, act = [d, width, 2 * width, width, n_bins], torch.nn.ReLU
         else:
-            self.net = _mlp([d + 16, width, 2 * width, width, d], dropout, torch.nn.SiLU)
+            sizes, act = [d + 16, width, 2 * width, width, d], torch.nn.SiLU
+        # the DTE paper's MLP: dropout after each hidden activation but the first
+        self.net = mlp(sizes, activation=act, dropout=dropout, dropout_from=1)
 
 
 class DiffusionDetector(TorchDetector):
@@ -96,6 +85,8 @@ class DiffusionDetector(TorchDetector):
         (defaults here: ``weight_decay=5e-4``, ``max_steps=1000``, ``patience=None``).
     """
 
+    training_defaults = {"weight_decay": 5e-4, "max_steps": 1000, "patience": None}
+
     def __init__(
         self,
         score: str = "dte",
@@ -107,9 +98,6 @@ class DiffusionDetector(TorchDetector):
         dropout: float = 0.5,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("weight_decay", 5e-4)
-        kwargs.setdefault("max_steps", 1000)
-        kwargs.setdefault("patience", None)
         super().__init__(**kwargs)
         self.score = score
         self.T = T
@@ -127,21 +115,19 @@ class DiffusionDetector(TorchDetector):
         size = super()._auto_batch_size(n_train)
         return size if self.batch_size is not None else min(size, self.max_auto_batch)
 
-    def _setup(self, X: torch.Tensor) -> None:
+    def _check_params(self) -> None:
         if self.score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {self.score!r}")
         if int(self.n_bins) < 2:
             raise ValueError(f"n_bins must be >= 2, got {self.n_bins!r}")
-        self._X_setup = X
-        self._val_noise: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def _build(self, n_features: int) -> torch.nn.Module:
-        width = int(self.width) if self.width else hidden_sizes(n_features, 1, min_width=64)[0]
-        model = _Diffusion(
-            self._X_setup, self.score, width, int(self.T), int(self.n_bins), float(self.dropout)
-        )
-        del self._X_setup
-        return model
+    def _build(self, X: torch.Tensor) -> torch.nn.Module:
+        self._val_noise: tuple[torch.Tensor, torch.Tensor] | None = None
+        width = int(self.width) if self.width else hidden_sizes(X.shape[1], 1, min_width=64)[0]
+        return _Diffusion(X, self.score, width, int(self.T), int(self.n_bins), float(self.dropout))
+
+    def _after_fit(self) -> None:
+        del self._val_noise  # the held-out draws are only needed while training
 
     # -- the two objectives ------------------------------------------------------------------
     def _objective(

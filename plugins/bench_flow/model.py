@@ -7,7 +7,8 @@ from typing import Any
 
 import torch
 from bench_torchkit import hidden_sizes
-from bench_torchkit.train import Standardize, TorchDetector, mlp
+from bench_torchkit.layers import Standardize, mlp
+from bench_torchkit.train import TorchDetector
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -95,6 +96,11 @@ class FlowDetector(TorchDetector):
     **kwargs : training parameters of :class:`bench_torchkit.train.TorchDetector`.
     """
 
+    training_defaults = {
+        "weight_decay": 1e-5, "epochs": 30, "validation_fraction": 0.0, "patience": None,
+        "clip_grad": None,
+    }
+
     def __init__(
         self,
         n_layers: int = 4,
@@ -103,26 +109,17 @@ class FlowDetector(TorchDetector):
         noise: float = 0.05,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("weight_decay", 1e-5)
-        kwargs.setdefault("epochs", 30)
-        kwargs.setdefault("validation_fraction", 0.0)
-        kwargs.setdefault("patience", None)
-        kwargs.setdefault("clip_grad", None)
         super().__init__(**kwargs)
         self.n_layers = n_layers
         self.hidden = hidden
         self.scale_bound = scale_bound
         self.noise = noise
 
-    def _setup(self, X: torch.Tensor) -> None:
-        self._X_setup = X
-
-    def _build(self, n_features: int) -> torch.nn.Module:
-        hidden = int(self.hidden) if self.hidden else hidden_sizes(n_features, 1, max_width=128)[0]
+    def _build(self, X: torch.Tensor) -> torch.nn.Module:
+        d = X.shape[1]
+        hidden = int(self.hidden) if self.hidden else hidden_sizes(d, 1, max_width=128)[0]
         n_layers = max(2, int(self.n_layers) + int(self.n_layers) % 2)
-        model = _RealNVP(self._X_setup, n_layers, hidden, float(self.scale_bound))
-        del self._X_setup
-        return model
+        return _RealNVP(X, n_layers, hidden, float(self.scale_bound))
 
     def _loss(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
         noise = float(self.noise) if model.training else 0.0

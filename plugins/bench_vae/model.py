@@ -6,8 +6,9 @@ import math
 from typing import Any
 
 import torch
-from bench_torchkit import hidden_sizes, latent_size
-from bench_torchkit.train import Standardize, TorchDetector, ensemble_mlp
+from bench_torchkit import resolve_hidden, resolve_latent
+from bench_torchkit.layers import Standardize, ensemble_mlp
+from bench_torchkit.train import TorchDetector
 
 _LOG_2PI = math.log(2 * math.pi)
 SCORES = ("elbo", "iwae", "recon")
@@ -86,6 +87,10 @@ class VAEDetector(TorchDetector):
     **kwargs : training parameters of :class:`bench_torchkit.train.TorchDetector`.
     """
 
+    training_defaults = {
+        "epochs": 40, "validation_fraction": 0.0, "patience": None, "clip_grad": None,
+    }
+
     def __init__(
         self,
         score: str = "elbo",
@@ -98,10 +103,6 @@ class VAEDetector(TorchDetector):
         dropout: float = 0.2,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("epochs", 40)
-        kwargs.setdefault("validation_fraction", 0.0)
-        kwargs.setdefault("patience", None)
-        kwargs.setdefault("clip_grad", None)
         super().__init__(**kwargs)
         self.score = score
         self.n_samples = n_samples
@@ -112,24 +113,20 @@ class VAEDetector(TorchDetector):
         self.n_models = n_models
         self.dropout = dropout
 
-    def _setup(self, X: torch.Tensor) -> None:
+    def _check_params(self) -> None:
         if self.score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {self.score!r}")
         if int(self.n_samples) < 1:
             raise ValueError(f"n_samples must be >= 1, got {self.n_samples}")
         if int(self.n_models) < 1:
             raise ValueError(f"n_models must be >= 1, got {self.n_models}")
-        self._X_setup = X
 
-    def _build(self, n_features: int) -> torch.nn.Module:
-        hidden = list(self.hidden) if self.hidden is not None else hidden_sizes(n_features)
-        latent = int(self.latent) if self.latent is not None else latent_size(n_features)
-        model = _VAE(
-            self._X_setup, hidden, latent, float(self.min_std), int(self.n_models),
-            float(self.dropout),
+    def _build(self, X: torch.Tensor) -> torch.nn.Module:
+        d = X.shape[1]
+        return _VAE(
+            X, resolve_hidden(self.hidden, d), resolve_latent(self.latent, d),
+            float(self.min_std), int(self.n_models), float(self.dropout),
         )
-        del self._X_setup
-        return model
 
     def _loss(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
         xs = model.scale(xb)
