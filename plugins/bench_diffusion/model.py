@@ -8,6 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from bench_torchkit import hidden_sizes
+from bench_torchkit.conv import GlobalStandardize, UNet, time_embedding
 from bench_torchkit.layers import Standardize, mlp
 from bench_torchkit.train import TorchDetector
 
@@ -41,6 +42,37 @@ class _Diffusion(torch.nn.Module):
             sizes, act = [d + 16, width, 2 * width, width, d], torch.nn.SiLU
         # the DTE paper's MLP: dropout after each hidden activation but the first
         self.net = mlp(sizes, activation=act, dropout=dropout, dropout_from=1)
+
+
+class _ConvDiffusion(torch.nn.Module):
+    """The same schedule, with a small U-Net (:class:`bench_torchkit.conv.UNet`) as the
+    time classifier (DTE: the U-Net's down path, pooled) or the noise predictor (DDPM)."""
+
+    def __init__(
+        self, X: torch.Tensor, score: str, T: int, n_bins: int, dropout: float
+    ) -> None:
+        super().__init__()
+        self.scale = GlobalStandardize(X)
+        self.T = T
+        betas = torch.linspace(1e-4, 0.01, T, dtype=torch.float64)
+        self.register_buffer("alpha_bar", torch.cumprod(1.0 - betas, dim=0).float())
+        shape = tuple(X.shape[1:])
+        self.unet = UNet(shape, n_bins if score == "dte" else "image", dropout=dropout)
+
+    def net(self, x: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
+        return self.unet(x, None if t is None else time_embedding(t, self.T, self.unet.t_dim))
+
+
+def _classify(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return model.net(x)
+
+
+def _denoise(model: torch.nn.Module, xt: torch.Tensor, t: torch.Tensor, emb: torch.Tensor | None
+             ) -> torch.Tensor:
+    """The noise prediction eps(x_t, t) of either network."""
+    if isinstance(model, _ConvDiffusion):
+        return model.net(xt, t)
+    return model.net(torch.cat([xt, emb if emb is not None else _time_features(t, model.T)], dim=1))
 
 
 class DiffusionDetector(TorchDetector):
@@ -80,7 +112,14 @@ class DiffusionDetector(TorchDetector):
     recon_t : noise level of the DDPM score, as a fraction of T.
     n_samples : noise draws averaged by the DDPM score.
     width : first hidden width (``None`` = scaled to d, between 64 and 256).
-    dropout : dropout in the hidden layers.
+    dropout : dropout in the hidden layers (conv: after the U-Net's middle block).
+    arch : ``"auto"`` (default), ``"mlp"`` or ``"conv"``; ``"auto"`` takes images
+        ``(n, C, H, W)`` with a small U-Net (:class:`bench_torchkit.conv.UNet`: residual
+        blocks of 16, 32 (and 64) channels with GroupNorm and SiLU, one or two stride-2 levels as
+        the image allows, sinusoidal time embedding, skip connections; Ronneberger et al.
+        2015, the DDPM network in miniature). DDPM predicts the noise with it; DTE classifies
+        the diffusion time from the pooled middle features (its down path). Pixels are
+        standardized with one global mean and std; ``width`` applies to the MLP only.
     **kwargs : training parameters of :class:`bench_torchkit.train.TorchDetector`
         (defaults here: ``weight_decay=5e-4``, ``max_steps=1000``, ``patience=None``).
     """
@@ -96,9 +135,11 @@ class DiffusionDetector(TorchDetector):
         n_samples: int = 8,
         width: int | None = None,
         dropout: float = 0.5,
+        arch: str = "auto",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.arch = arch
         self.score = score
         self.T = T
         self.n_bins = n_bins
@@ -123,6 +164,8 @@ class DiffusionDetector(TorchDetector):
 
     def _build(self, X: torch.Tensor) -> torch.nn.Module:
         self._val_noise: tuple[torch.Tensor, torch.Tensor] | None = None
+        if X.ndim == 4:
+            return _ConvDiffusion(X, self.score, int(self.T), int(self.n_bins), float(self.dropout))
         width = int(self.width) if self.width else hidden_sizes(X.shape[1], 1, min_width=64)[0]
         return _Diffusion(X, self.score, width, int(self.T), int(self.n_bins), float(self.dropout))
 
@@ -134,13 +177,13 @@ class DiffusionDetector(TorchDetector):
         self, model: _Diffusion, xb: torch.Tensor, t: torch.Tensor, eps: torch.Tensor
     ) -> torch.Tensor:
         x = model.scale(xb)
-        ab = model.alpha_bar[t][:, None]
+        ab = model.alpha_bar[t].reshape(-1, *[1] * (x.ndim - 1))
         if self.score == "dte":
-            logits = model.net(x + torch.sqrt(1.0 - ab) * eps)
+            logits = _classify(model, x + torch.sqrt(1.0 - ab) * eps)
             target = torch.clamp(t * int(self.n_bins) // model.T, max=int(self.n_bins) - 1)
             return F.cross_entropy(logits, target)
         xt = torch.sqrt(ab) * x + torch.sqrt(1.0 - ab) * eps
-        pred = model.net(torch.cat([xt, _time_features(t, model.T)], dim=1))
+        pred = _denoise(model, xt, t, None)
         return ((pred - eps) ** 2).mean()
 
     def _loss(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
@@ -163,18 +206,18 @@ class DiffusionDetector(TorchDetector):
     def _score(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
         x = model.scale(xb)
         if self.score == "dte":
-            p = torch.softmax(model.net(x), dim=1)
+            p = torch.softmax(_classify(model, x), dim=1)
             return p @ torch.arange(p.shape[1], dtype=p.dtype, device=p.device)
         t_rec = min(model.T - 1, max(1, int(round(float(self.recon_t) * model.T))))
         t = torch.full((x.shape[0],), t_rec, device=x.device, dtype=torch.long)
         ab = model.alpha_bar[t_rec]
-        emb = _time_features(t, model.T)
+        emb = None if isinstance(model, _ConvDiffusion) else _time_features(t, model.T)
         total = torch.zeros(x.shape[0], device=x.device)
         k = max(1, int(self.n_samples))
         for _ in range(k):
             eps = torch.randn_like(x)
             xt = torch.sqrt(ab) * x + torch.sqrt(1.0 - ab) * eps
-            pred = model.net(torch.cat([xt, emb], dim=1))
+            pred = _denoise(model, xt, t, emb)
             x0 = (xt - torch.sqrt(1.0 - ab) * pred) / torch.sqrt(ab)
-            total = total + ((x0 - x) ** 2).mean(dim=1)
+            total = total + ((x0 - x) ** 2).flatten(1).mean(dim=1)
         return total / k

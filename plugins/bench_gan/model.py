@@ -11,14 +11,17 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from bench_torchkit import resolve_hidden, resolve_latent
+from bench_torchkit.conv import ConvDecoder, ConvEncoder, GlobalStandardize, freeze_spectral_norm
 from bench_torchkit.layers import Standardize, mlp
 from bench_torchkit.train import TorchDetector
 
 
-def _frozen_copy(disc: torch.nn.Sequential) -> torch.nn.Sequential:
+def _frozen_copy(disc: torch.nn.Module) -> torch.nn.Module:
     """A plain copy of the discriminator with the current spectrally normalised weights folded
     in: it pickles (parametrized modules do not), scores without power iterations, and copying
     it draws no random numbers."""
+    if not isinstance(disc, torch.nn.Sequential):  # the convolutional discriminator
+        return freeze_spectral_norm(disc)
     was_training = disc.training
     disc.eval()  # read the weights without a power-iteration step
     layers: list[torch.nn.Module] = []
@@ -57,6 +60,23 @@ class _GAN(torch.nn.Module):
         )
 
 
+class _ConvGAN(torch.nn.Module):
+    """DCGAN-layout generator and spectral-norm conv discriminator on standardized images."""
+
+    def __init__(self, X: torch.Tensor, noise_dim: int, sn: bool) -> None:
+        super().__init__()
+        shape = tuple(X.shape[1:])
+        self.scale = GlobalStandardize(X)
+        xs = self.scale(X)
+        lo, hi = xs.min(0).values, xs.max(0).values  # per pixel, as for rows
+        width = (hi - lo).clamp_min(1.0)
+        self.register_buffer("ref_lo", lo - 0.5 * width)
+        self.register_buffer("ref_width", 2.0 * width)
+        self.noise_dim = noise_dim
+        self.generator = ConvDecoder(noise_dim, shape)
+        self.discriminator = ConvEncoder(shape, 1, spectral_norm=sn)
+
+
 class GANDetector(TorchDetector):
     """GAN anomaly detector: the discriminator's belief that a row is *not* real is its score.
 
@@ -91,6 +111,15 @@ class GANDetector(TorchDetector):
     smoothing : one-sided label smoothing of the real targets.
     ref_fraction : share of each fake batch drawn from the widened bounding box.
     n_snapshots : discriminator snapshots averaged by the score.
+    gen_target : the generator's target for D(G(z)) (0.5: G aims at the data's boundary).
+    dispersion : weight of the Fence-GAN dispersion term that keeps G's samples spread.
+    spectral_norm : spectral normalisation of D.
+    arch : ``"auto"`` (default), ``"mlp"`` or ``"conv"``; ``"auto"`` takes images
+        ``(n, C, H, W)`` with a DCGAN (Radford et al. 2016) layout: G a linear layer and
+        4x4 stride-2 transposed convs, D a 3x3 conv and 4x4 stride-2 convs with LeakyReLU(0.2)
+        (spectrally normalised), the levels following the image size; the same losses,
+        reference box (per pixel) and snapshot score; pixels standardized with one global mean
+        and std. ``hidden`` applies to the MLP only.
     **kwargs : training parameters of :class:`bench_torchkit.train.TorchDetector`
         (defaults here: ``epochs=300``, ``max_steps=200``, ``lr=5e-3``, ``patience=None``).
     """
@@ -110,9 +139,11 @@ class GANDetector(TorchDetector):
         dispersion: float = 0.1,
         n_snapshots: int = 5,
         spectral_norm: bool = True,
+        arch: str = "auto",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.arch = arch
         self.hidden = hidden
         self.noise_dim = noise_dim
         self.instance_noise = instance_noise
@@ -129,9 +160,11 @@ class GANDetector(TorchDetector):
 
     # -- networks and optimisers -------------------------------------------------------------
     def _build(self, X: torch.Tensor) -> torch.nn.Module:
-        d = X.shape[1]
+        d = X[0].numel()
         noise_dim = int(self.noise_dim) if self.noise_dim else resolve_latent(None, d)
         self._snapshots: deque[torch.nn.Module] = deque(maxlen=max(1, int(self.n_snapshots)))
+        if X.ndim == 4:
+            return _ConvGAN(X, noise_dim, bool(self.spectral_norm))
         return _GAN(X, resolve_hidden(self.hidden, d), noise_dim, bool(self.spectral_norm))
 
     def _optimizer_groups(self, model: torch.nn.Module) -> list[tuple[Any, float]]:
@@ -147,7 +180,7 @@ class GANDetector(TorchDetector):
         fake = model.generator(z)
         n_ref = int(round(n * float(self.ref_fraction)))
         if n_ref > 0:
-            u = torch.rand(n_ref, fake.shape[1], device=fake.device)
+            u = torch.rand(n_ref, *fake.shape[1:], device=fake.device)
             fake = torch.cat([fake[n_ref:], model.ref_lo + u * model.ref_width], dim=0)
         return fake
 
@@ -183,7 +216,8 @@ class GANDetector(TorchDetector):
         g_target = torch.full_like(g_logit, float(self.gen_target))
         g_loss = F.binary_cross_entropy_with_logits(g_logit, g_target)
         if self.dispersion > 0:  # Fence GAN: keep the samples spread out around their centre
-            spread = (gen - gen.mean(0)).norm(dim=1).mean() / math.sqrt(gen.shape[1])
+            flat = gen.flatten(1)
+            spread = (flat - flat.mean(0)).norm(dim=1).mean() / math.sqrt(flat.shape[1])
             g_loss = g_loss + float(self.dispersion) / (spread + 1e-3)
         g_loss.backward()
         if self.clip_grad is not None:

@@ -2,13 +2,12 @@
 
 Every network here takes images ``(B, C, H, W)`` of any size; the number of stride-2 levels
 follows the image (:func:`conv_levels`): 8x8 -> one level (to 4x4), 28x28 -> two (14, 7),
-32x32 -> three (16, 8, 4). Widths double per level from ``base`` (32 by default), as in DCGAN
+32x32 -> three (16, 8, 4). Widths double per level from ``base`` (16 by default, half of DCGAN's first width, to fit a 1,000-image task in a CPU budget), as in DCGAN
 (Radford et al. 2016).
 """
 
 from __future__ import annotations
 
-import copy
 import functools
 import math
 
@@ -21,6 +20,7 @@ __all__ = [
     "UNet",
     "conv_levels",
     "freeze_spectral_norm",
+    "time_embedding",
 ]
 
 
@@ -59,11 +59,12 @@ class ConvEncoder(torch.nn.Module):
         shape: tuple[int, int, int],
         out_dim: int | None,
         *,
-        base: int = 32,
+        base: int = 16,
         batch_norm: bool = False,
         spectral_norm: bool = False,
     ) -> None:
         super().__init__()
+        self.config = {"shape": shape, "out_dim": out_dim, "base": base, "batch_norm": batch_norm}
         c, h, w = shape
         act = functools.partial(torch.nn.LeakyReLU, 0.2)
         layers: list[torch.nn.Module] = [_sn(torch.nn.Conv2d(c, base, 3, 1, 1), spectral_norm), act()]
@@ -93,7 +94,7 @@ class ConvDecoder(torch.nn.Module):
     conv to ``C`` channels (no output activation: the models work in standardized units)."""
 
     def __init__(
-        self, in_dim: int, shape: tuple[int, int, int], *, base: int = 32, batch_norm: bool = False
+        self, in_dim: int, shape: tuple[int, int, int], *, base: int = 16, batch_norm: bool = False
     ) -> None:
         super().__init__()
         c, h, w = shape
@@ -118,18 +119,20 @@ class ConvDecoder(torch.nn.Module):
         return self.net(self.fc(z).reshape(-1, *self.start))
 
 
-def freeze_spectral_norm(module: torch.nn.Module) -> torch.nn.Module:
-    """A copy of ``module`` in eval mode with every spectral norm folded into a plain weight
-    (it pickles, and scores without power iterations)."""
+def freeze_spectral_norm(module: ConvEncoder) -> ConvEncoder:
+    """A plain copy of a spectrally normalised :class:`ConvEncoder` in eval mode, the current
+    normalised weights folded in: it pickles (parametrized modules do not), scores without power
+    iterations, and making it leaves the random generators as they were."""
     was_training = module.training
-    module.eval()
-    frozen = copy.deepcopy(module)
+    module.eval()  # read the weights without a power-iteration step
+    device = next(module.parameters()).device
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        plain = ConvEncoder(**module.config, spectral_norm=False).to(device)
+        for name, tensor in plain.state_dict().items():
+            prefix, _, attr = name.rpartition(".")
+            tensor.copy_(getattr(module.get_submodule(prefix), attr))
     module.train(was_training)
-    for sub in list(frozen.modules()):
-        if torch.nn.utils.parametrize.is_parametrized(sub):
-            for name in list(sub.parametrizations):
-                torch.nn.utils.parametrize.remove_parametrizations(sub, name)
-    return frozen.eval().requires_grad_(False)
+    return plain.eval().requires_grad_(False)
 
 
 def time_embedding(t: torch.Tensor, T: int, dim: int) -> torch.Tensor:
@@ -154,9 +157,10 @@ class _Block(torch.nn.Module):
         self.norm2 = torch.nn.GroupNorm(min(8, c_out), c_out)
         self.skip = torch.nn.Conv2d(c_in, c_out, 1) if c_in != c_out else torch.nn.Identity()
 
-    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, emb: torch.Tensor | None) -> torch.Tensor:
         h = torch.nn.functional.silu(self.norm1(self.conv1(x)))
-        h = h + self.time(emb)[:, :, None, None]
+        if emb is not None:
+            h = h + self.time(emb)[:, :, None, None]
         h = torch.nn.functional.silu(self.norm2(self.conv2(h)))
         return h + self.skip(x)
 
@@ -170,7 +174,7 @@ class UNet(torch.nn.Module):
     ``out=k``: ``k`` logits from the pooled middle features (DTE's time classifier).
     """
 
-    def __init__(self, shape: tuple[int, int, int], out: str | int, *, base: int = 32,
+    def __init__(self, shape: tuple[int, int, int], out: str | int, *, base: int = 16,
                  t_dim: int = 64, dropout: float = 0.0) -> None:
         super().__init__()
         c, h, w = shape
@@ -201,8 +205,9 @@ class UNet(torch.nn.Module):
         else:
             self.head = torch.nn.Linear(widths[-1], int(out))
 
-    def forward(self, x: torch.Tensor, t_emb: torch.Tensor) -> torch.Tensor:
-        emb = self.time_mlp(t_emb)
+    def forward(self, x: torch.Tensor, t_emb: torch.Tensor | None = None) -> torch.Tensor:
+        """``t_emb``: :func:`time_embedding` rows, or ``None`` for a network without time input."""
+        emb = self.time_mlp(t_emb) if t_emb is not None else None
         h = self.inp(x)
         skips = []
         for block, down in zip(self.down_blocks, self.downs, strict=True):
