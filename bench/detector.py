@@ -42,6 +42,11 @@ def accepts_argument(func: Callable[..., Any], argument: str) -> bool:
 def _keyword_parameters(factory: Callable[..., Any]) -> tuple[list[inspect.Parameter], bool]:
     """The named parameters of ``factory`` (up the MRO through ``**kwargs``), and whether open."""
     if isinstance(factory, type):
+        declared = factory.__dict__.get("__signature__")
+        if declared is not None:  # a class that states its signature (TorchDetector's models)
+            params = list(declared.parameters.values())
+            return ([p for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)],
+                    any(p.kind is p.VAR_KEYWORD for p in params))
         found: dict[str, inspect.Parameter] = {}
         for klass in factory.__mro__:
             init = klass.__dict__.get("__init__")

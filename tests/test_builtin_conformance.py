@@ -2,28 +2,20 @@
 
 The detectors are read from the registry (every plugin that anomaly-bench itself declares in
 the `bench` entry-point group), so a newly added built-in is checked without editing this file.
-Deep detectors run with a fast configuration: their ``test_config()`` when they have one, else
-the parameters in FAST.
+Deep detectors run with their fast configuration, ``test_config()`` (bench.testing applies it).
+Every built-in plugin module declares its ``__version__`` (part of every cell's key).
 """
 
 from __future__ import annotations
 
+import importlib
+import re
 from importlib.metadata import entry_points
 
 import pytest
 
 from bench import plugins
 from bench.testing import failure_message, run_checks
-
-#: few epochs for the deep detectors that have no test_config() (PyOD's own deep baselines)
-FAST = {
-    "pyod_autoencoder": {"epoch_num": 3},
-    "pyod_vae": {"epoch_num": 3},
-    "pyod_alad": {"epochs": 5},
-    "pyod_so_gaal": {"stop_epochs": 2},
-    "pyod_anogan": {"epochs": 3, "epochs_query": 2},
-    "pyod_deepsvdd": {"epochs": 3},
-}
 
 #: checks that a built-in is known to fail, with the reason; the test fails when one of them
 #: starts passing (remove it here then) or when any other check fails
@@ -71,9 +63,19 @@ def test_the_builtins_are_found():
     assert not set(KNOWN_FAILURES) - set(BUILTIN), "KNOWN_FAILURES names a missing detector"
 
 
+@pytest.mark.parametrize("plugin", sorted(_builtin_plugins()))
+def test_every_builtin_plugin_declares_its_version(plugin):
+    """docs/plugins.md: a distribution shipping several plugins versions each module."""
+    (ep,) = [ep for ep in entry_points(group="bench") if ep.name == plugin]
+    version = getattr(importlib.import_module(ep.value), "__version__", None)
+    assert isinstance(version, str) and re.fullmatch(r"\d+\.\d+\.\d+", version), (
+        f"plugin module {ep.value} must declare __version__ = 'X.Y.Z', got {version!r}"
+    )
+
+
 @pytest.mark.parametrize("name", BUILTIN)
 def test_builtin_detector_conforms(name):
-    spec = plugins.get_detectors().get(name).with_params(FAST.get(name, {}))
+    spec = plugins.get_detectors().get(name)
     reason = spec.unavailable_reason()
     if reason:
         pytest.skip(f"{name} is unavailable here: {reason}")

@@ -86,3 +86,67 @@ def test_ensemble_linear_is_k_independent_linears():
     loss.backward()
     first = net[0].weight.grad
     assert first[1:].abs().sum() == 0 and first[0].abs().sum() > 0
+
+
+def _torch_classes():
+    from bench_bigan.model import BiGANDetector
+    from bench_diffusion.model import DiffusionDetector
+    from bench_gan.model import GANDetector
+
+    return [AutoEncoderDetector, VAEDetector, FlowDetector, GANDetector, BiGANDetector,
+            DiffusionDetector]
+
+
+@pytest.mark.parametrize("cls", _torch_classes(), ids=lambda c: c.__name__)
+def test_signature_shows_every_effective_default(cls):
+    """inspect.signature, get_params and the constructor agree: the cell key sees real defaults."""
+    import inspect
+
+    signature = inspect.signature(cls)
+    defaults = {name: p.default for name, p in signature.parameters.items()}
+    assert defaults == cls().get_params()
+    assert set(defaults) == set(cls._param_names())
+    assert defaults["epochs"] == cls().epochs and "kwargs" not in defaults
+    with pytest.raises(TypeError, match="unexpected parameter"):
+        cls(no_such_parameter=1)
+
+
+def test_class_defaults_override_the_base():
+    assert AutoEncoderDetector().get_params()["epochs"] == 12
+    assert AutoEncoderDetector(epochs=3).epochs == 3
+    assert VAEDetector().get_params()["patience"] is None
+    from bench_torchkit.train import TRAINING_DEFAULTS
+
+    assert FlowDetector().min_delta == TRAINING_DEFAULTS["min_delta"]
+
+
+def test_a_subclass_gets_the_hooks_and_keeps_no_training_state(data):
+    """_build gets the training tensor; _on_step counts to planned_steps_; nothing of the
+    optimisers or the training tensor stays on the fitted detector."""
+    steps = []
+
+    class Counting(AutoEncoderDetector):
+        training_defaults = {"epochs": 5}
+
+        def _build(self, X):
+            assert isinstance(X, torch.Tensor) and X.shape == (len(data), data.shape[1])
+            return super()._build(X)
+
+        def _on_step(self, step):
+            steps.append(step)
+
+    det = Counting(n_threads=1, random_state=0).fit(data)
+    assert det.epochs == 5 and det.get_params()["epochs"] == 5
+    assert steps == list(range(1, det.planned_steps_ + 1)) and det.n_steps_ == det.planned_steps_
+    leftovers = {"optimizers_", "_epoch", "_Xt_train", "_X_setup", "_val_noise"}
+    assert not leftovers & set(vars(det))
+    assert not any(isinstance(v, torch.optim.Optimizer) for v in vars(det).values())
+
+
+def test_early_stopping_keeps_the_best_epoch(data):
+    det = AutoEncoderDetector(epochs=200, patience=2, validation_fraction=0.2, n_threads=1,
+                              random_state=0).fit(data)
+    assert det.stop_reason_ == "early_stopping"
+    val = [h["val_loss"] for h in det.history_]
+    assert det.best_epoch_ == 1 + int(np.argmin(val))
+    assert len(det.history_) == det.best_epoch_ + 2

@@ -140,3 +140,100 @@ def test_params_recorded_in_name():
     spec = plugins.get_detectors().get("bigan").with_params({"disc": "fm"})
     assert spec.label == "bigan[disc=fm]"
     assert spec.family == "adversarial" and "torch" in spec.tags
+
+
+# -- convolutional architectures (images (n, C, H, W)) -----------------------------------------
+
+CONV = [
+    ("ae", "bench_ae.model:AutoEncoderDetector", {"n_models": 2}),
+    ("vae", "bench_vae.model:VAEDetector", {"n_models": 2}),
+    ("vae", "bench_vae.model:VAEDetector", {"n_models": 1, "score": "iwae", "n_samples": 4}),
+    ("gan", "bench_gan.model:GANDetector", {}),
+    ("bigan", "bench_bigan.model:BiGANDetector", {}),
+    ("flow", "bench_flow.model:FlowDetector", {}),
+    ("diffusion", "bench_diffusion.model:DiffusionDetector", {}),
+    ("diffusion", "bench_diffusion.model:DiffusionDetector", {"score": "ddpm", "n_samples": 2}),
+]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """scikit-learn's 8x8 digits in [0, 1]: 120 zeros to train on, zeros and ones to score."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).reshape(-1, 1, 8, 8)
+    zeros, ones = X[y == 0], X[y == 1]
+    return zeros[:120], np.concatenate([zeros[120:150], ones[:10]])
+
+
+def _conv(ref: str, **params):
+    from bench.registry import resolve_object
+
+    cls = resolve_object(ref)
+    fast = {"epochs": 2, "max_steps": 6, "patience": None, "n_threads": 1, "random_state": 0}
+    return cls(**{**fast, **params})
+
+
+@pytest.mark.parametrize(("name", "ref", "params"), CONV, ids=lambda v: str(v))
+def test_conv_detector_on_tiny_images(digits, name, ref, params):
+    import pickle
+
+    X, Xt = digits
+    det = _conv(ref, **params).fit(X)
+    assert det.arch_ == "conv" and det.input_shape_ == (1, 8, 8)
+    assert det.get_params()["arch"] == "auto"
+    scores = det.decision_function(Xt)
+    assert scores.shape == (len(Xt),) and np.isfinite(scores).all()
+    assert det.decision_scores_.shape == (len(X),) and np.isfinite(det.decision_scores_).all()
+    # the same seed gives the same scores; flattened pixels of the same images score the same
+    again = _conv(ref, **params).fit(X).decision_function(Xt)
+    np.testing.assert_array_equal(scores, again)
+    np.testing.assert_array_equal(det.decision_function(Xt.reshape(len(Xt), -1)), scores)
+    # it pickles (to a worker) and scores the same there
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(det)).decision_function(Xt), scores)
+    assert not any(isinstance(v, torch.optim.Optimizer) for v in vars(det).values())
+    with pytest.raises(ValueError, match="images of shape"):
+        det.decision_function(np.zeros((3, 1, 6, 6)))
+
+
+@pytest.mark.parametrize(("size", "channels"), [(28, 1), (32, 3)])
+@pytest.mark.parametrize(("name", "ref", "params"), CONV[::2] + [CONV[5]], ids=lambda v: str(v))
+def test_conv_sizes_follow_the_image(name, ref, params, size, channels):
+    """28x28 (MNIST) and 32x32 RGB (CIFAR-10) images build and score (one step)."""
+    rng = np.random.default_rng(0)
+    X = rng.random((40, channels, size, size))
+    det = _conv(ref, **params, epochs=1, max_steps=1).fit(X)
+    assert det.input_shape_ == (channels, size, size)
+    assert np.isfinite(det.decision_function(X[:5])).all()
+
+
+def test_arch_parameter(digits):
+    X, _ = digits
+    ref = "bench_ae.model:AutoEncoderDetector"
+    flat = _conv(ref, arch="mlp").fit(X)  # images, flattened for the MLP
+    assert flat.arch_ == "mlp" and flat.input_shape_ == (64,)
+    rows = _conv(ref).fit(X.reshape(len(X), -1))  # auto on rows: the MLP, as before
+    assert rows.arch_ == "mlp"
+    with pytest.raises(ValueError, match="arch='conv' needs images"):
+        _conv(ref, arch="conv").fit(X.reshape(len(X), -1))
+    with pytest.raises(ValueError, match="arch must be"):
+        _conv(ref, arch="cnn").fit(X)
+
+
+@pytest.mark.parametrize("ref", [r for _, r, p in CONV if not p or "n_models" in p][:3])
+def test_conv_detector_passes_the_checks_on_flat_rows(ref):
+    """With rows, arch='auto' is the MLP: bench.testing's checks apply unchanged."""
+    from bench.testing import run_checks
+
+    results = run_checks(ref, {"n_threads": 1}, checks=["scores_shape_and_finite",
+                                                        "params_round_trip"])
+    assert all(r.ok for r in results), [str(r) for r in results]
+
+
+def test_image_detectors_are_tagged_images():
+    """contracts #2: the runner hands (n, C, H, W) to detectors tagged "images"."""
+    plugins.load_plugins()
+    registry = plugins.get_detectors()
+    for name in ("ae", "vae", "gan", "bigan", "flow", "diffusion"):
+        assert "images" in registry.get(name).tags, name

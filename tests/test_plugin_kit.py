@@ -450,3 +450,9 @@ def test_testing_module_imports_no_heavy_package():
         assert not heavy, heavy
     """)
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_docs_torch_detector_example_runs_as_written(user_env, tmp_path):
+    out, err = sh(doc_script("torch-detector"), tmp_path, user_env)
+    assert "linear_ae: all checks passed" in out
+    assert "1 ok, 0 failed" in err

@@ -18,15 +18,12 @@ from bench.registry import DetectorRegistry, resolve_object
 CLASSICAL = ["iforest", "lof", "knn", "ocsvm", "pca", "hbos", "copod", "ecod", "cblof"]
 DEEP = ["pyod_autoencoder", "pyod_vae", "pyod_alad", "pyod_so_gaal", "pyod_anogan", "pyod_deepsvdd"]
 
-#: a few epochs each, so that the deep baselines fit in seconds on the CPU
-QUICK = {
-    "pyod_autoencoder": {"epoch_num": 3},
-    "pyod_vae": {"epoch_num": 3},
-    "pyod_alad": {"epochs": 5},
-    "pyod_so_gaal": {"stop_epochs": 2},
-    "pyod_anogan": {"epochs": 5, "epochs_query": 2},
-    "pyod_deepsvdd": {"epochs": 3},
-}
+
+
+def _quick(registry: DetectorRegistry, name: str):
+    """The deep baseline with its test_config() (a few epochs: seconds on the CPU)."""
+    spec = registry.get(name)
+    return spec.with_params(spec.resolve().test_config())
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +97,7 @@ def test_random_state_reaches_the_classical_detectors_that_take_it(registry):
 def test_deep_baseline_contract(registry, name, capsys):
     n = 60 if name == "pyod_anogan" else 200  # AnoGAN optimises a latent code per scored row
     X_train, X_test, y_test = _split("clustered", n, n // 10, seed=1)
-    spec = registry.get(name).with_params(QUICK[name])
+    spec = _quick(registry, name)
     state = np.random.get_state()[1].copy()
 
     detector = spec.build(random_state=0)
@@ -115,14 +112,14 @@ def test_deep_baseline_contract(registry, name, capsys):
     assert capsys.readouterr().out == "", "PyOD progress output must be silenced"
 
 
-#: ALAD and SO-GAAL are near random after the few epochs QUICK gives them (and ALAD at PyOD's
+#: ALAD and SO-GAAL are near random after the few epochs test_config() gives them (and ALAD at PyOD's
 #: defaults too, see issue 3); SO-GAAL's orientation has its own test below.
 @pytest.mark.parametrize("name", [n for n in DEEP if n not in ("pyod_alad", "pyod_so_gaal")])
 def test_deep_baseline_does_not_score_the_wrong_way(registry, name):
     """Clustered anomaly far from the data must not look *more* normal than the data."""
     n = 60 if name == "pyod_anogan" else 300
     X_train, _, _ = _split("clustered", n, n // 10, seed=2)
-    spec = registry.get(name).with_params(QUICK[name])
+    spec = _quick(registry, name)
     detector = spec.build(random_state=1).fit(X_train)
     outliers = np.full((3, X_train.shape[1]), 1.5)  # outside the [0, 1] training box
     outliers[1] = -0.5
@@ -144,3 +141,20 @@ def test_deepsvdd_needs_no_n_features_up_front():
     cls = resolve_object("bench_pyod.models:PyODDeepSVDD")
     params = cls(epochs=2).get_params()
     assert "n_features" not in params and params["epochs"] == 2
+
+
+@pytest.mark.parametrize("name", DEEP)
+def test_every_wrapper_parameter_reaches_pyod(registry, name):
+    """The PyOD model is built from get_params(): a parameter cannot be silently dropped."""
+    cls = registry.get(name).resolve()
+    params = cls().get_params(deep=False)
+    changed = {k: (list(v) + [7] if isinstance(v, tuple) else v) for k, v in params.items()}
+    for key in ("epochs", "epoch_num", "stop_epochs", "batch_size", "epochs_query"):
+        if key in changed:
+            changed[key] = params[key] + 1
+    changed["random_state"] = 5
+    model = cls(**changed)._build(n_features=4)
+    for key, value in changed.items():
+        if key != "random_state" or cls._takes_random_state:
+            assert value is None or getattr(model, key) == value, (name, key)
+    assert set(cls.test_config()) <= set(params)

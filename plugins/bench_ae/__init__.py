@@ -2,6 +2,9 @@
 
 from bench import hookimpl
 
+#: part of every cell's key: bumped when the plugin's code or defaults change its results
+__version__ = "0.1.0"
+
 
 @hookimpl
 def register_detectors(registry):
@@ -9,10 +12,11 @@ def register_detectors(registry):
         "ae",
         "bench_ae.model:AutoEncoderDetector",
         family="reconstruction",
-        tags=("torch",),
+        tags=("torch", "images"),
         description=(
             "Autoencoder (MLP, widths scale with the input) trained on mean squared error with "
             "early stopping; score = per-row reconstruction error. Option denoising=<noise std>."
+            " On images (n, C, H, W): convolutional autoencoders (arch=auto|mlp|conv)."
         ),
         citation=(
             "Sakurada & Yairi, Anomaly detection using autoencoders with nonlinear dimensionality "

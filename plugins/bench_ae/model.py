@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from bench_torchkit import hidden_sizes, latent_size
-from bench_torchkit.train import Standardize, TorchDetector, ensemble_mlp
+from bench_torchkit import resolve_hidden, resolve_latent
+from bench_torchkit.conv import ConvDecoder, ConvEncoder, GlobalStandardize
+from bench_torchkit.layers import Standardize, ensemble_mlp
+from bench_torchkit.train import TorchDetector
 
 
 class _AutoEncoder(torch.nn.Module):
@@ -40,6 +42,29 @@ class _AutoEncoder(torch.nn.Module):
         return xs, self.decoder(self.encoder(self.input_dropout(inp)))
 
 
+class _ConvAutoEncoder(torch.nn.Module):
+    """``n_models`` independent convolutional autoencoders (DCGAN-style encoder and decoder)."""
+
+    def __init__(self, X: torch.Tensor, latent: int, n_models: int, input_dropout: float) -> None:
+        super().__init__()
+        shape = tuple(X.shape[1:])
+        self.scale = GlobalStandardize(X)
+        self.encoders = torch.nn.ModuleList(ConvEncoder(shape, latent) for _ in range(n_models))
+        self.decoders = torch.nn.ModuleList(ConvDecoder(latent, shape) for _ in range(n_models))
+        self.input_dropout = (
+            torch.nn.Dropout(input_dropout) if input_dropout > 0 else torch.nn.Identity()
+        )
+
+    def forward(self, x: torch.Tensor, noise: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (standardized input ``(B, C, H, W)``, reconstructions ``(n_models, B, C, H, W)``)."""
+        xs = self.scale(x)
+        recs = []
+        for encoder, decoder in zip(self.encoders, self.decoders, strict=True):
+            inp = xs + noise * torch.randn_like(xs) if noise > 0 else xs
+            recs.append(decoder(encoder(self.input_dropout(inp))))
+        return xs, torch.stack(recs)
+
+
 class AutoEncoderDetector(TorchDetector):
     """Autoencoder anomaly detector (a small ensemble of autoencoders by default).
 
@@ -70,9 +95,22 @@ class AutoEncoderDetector(TorchDetector):
     hidden_dropout : dropout after each hidden layer during training.
     **kwargs : training parameters of :class:`bench_torchkit.train.TorchDetector`.
 
+    arch : ``"auto"`` (default), ``"mlp"`` or ``"conv"``. ``"auto"`` takes images
+        ``(n, C, H, W)`` with convolutional autoencoders and everything else (rows, or images
+        flattened when ``"mlp"``) with the MLPs above. Conv: a 3x3 conv and one 4x4 stride-2
+        conv per level (16, 32, 64 channels; the levels follow the image size, see
+        :func:`bench_torchkit.conv.conv_levels`), a linear bottleneck of width ``latent``
+        (``None`` = scaled to the pixel count, at most 32), and the mirrored transposed convs
+        (the DCGAN layout, Radford et al. 2016); pixels are standardized with one global mean
+        and std; ``hidden`` and ``hidden_dropout`` apply to the MLP only.
+
     Score: mean squared reconstruction error of the row (standardized units), averaged over
-    the ensemble.
+    the ensemble; for images, over the pixels.
     """
+
+    training_defaults = {
+        "epochs": 12, "clip_grad": None, "validation_fraction": 0.0, "patience": None,
+    }
 
     def __init__(
         self,
@@ -82,13 +120,11 @@ class AutoEncoderDetector(TorchDetector):
         denoising: float = 0.0,
         dropout: float = 0.0,
         hidden_dropout: float = 0.2,
+        arch: str = "auto",
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("epochs", 12)
-        kwargs.setdefault("clip_grad", None)
-        kwargs.setdefault("validation_fraction", 0.0)
-        kwargs.setdefault("patience", None)
         super().__init__(**kwargs)
+        self.arch = arch
         self.hidden = hidden
         self.latent = latent
         self.n_models = n_models
@@ -96,23 +132,19 @@ class AutoEncoderDetector(TorchDetector):
         self.dropout = dropout
         self.hidden_dropout = hidden_dropout
 
-    def _setup(self, X: torch.Tensor) -> None:
+    def _check_params(self) -> None:
         if int(self.n_models) < 1:
             raise ValueError(f"n_models must be >= 1, got {self.n_models}")
-        self._X_setup = X
 
-    def _build(self, n_features: int) -> torch.nn.Module:
-        hidden = (
-            list(self.hidden) if self.hidden is not None
-            else hidden_sizes(n_features, max_width=64)
+    def _build(self, X: torch.Tensor) -> torch.nn.Module:
+        if X.ndim == 4:
+            latent = resolve_latent(self.latent, X[0].numel())
+            return _ConvAutoEncoder(X, latent, int(self.n_models), float(self.dropout))
+        d = X.shape[1]
+        return _AutoEncoder(
+            X, resolve_hidden(self.hidden, d, max_width=64), resolve_latent(self.latent, d),
+            int(self.n_models), float(self.dropout), float(self.hidden_dropout),
         )
-        latent = int(self.latent) if self.latent is not None else latent_size(n_features)
-        model = _AutoEncoder(
-            self._X_setup, hidden, latent, int(self.n_models), float(self.dropout),
-            float(self.hidden_dropout),
-        )
-        del self._X_setup
-        return model
 
     def _loss(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
         noise = float(self.denoising) if model.training else 0.0
@@ -122,4 +154,4 @@ class AutoEncoderDetector(TorchDetector):
 
     def _score(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
         xs, rec = model(xb)
-        return ((rec - xs) ** 2).mean(dim=(0, 2))
+        return ((rec - xs) ** 2).flatten(2).mean(dim=(0, 2))

@@ -2,6 +2,9 @@
 
 from bench import hookimpl
 
+#: part of every cell's key: bumped when the plugin's code or defaults change its results
+__version__ = "0.1.0"
+
 
 @hookimpl
 def register_detectors(registry):
@@ -9,12 +12,13 @@ def register_detectors(registry):
         "bigan",
         "bench_bigan.model:BiGANDetector",
         family="adversarial",
-        tags=("torch",),
+        tags=("torch", "images"),
         description=(
             "BiGAN / EGBAD: encoder E and generator G trained jointly against a discriminator on "
             "(x, E(x)) vs (G(z), z); score A(x) = a*||x - G(E(x))||_1 + (1-a)*L_D(x) with L_D the "
             "discriminator's cross-entropy (disc=ce) or feature-matching distance (disc=fm, "
             "default); a=0.9."
+            " On images: EGBAD's DCGAN-style MNIST networks (arch=auto|mlp|conv)."
         ),
         citation=(
             "Zenati, Foo, Lecouat, Manek & Chandrasekhar, Efficient GAN-Based Anomaly Detection, "

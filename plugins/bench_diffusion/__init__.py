@@ -14,12 +14,13 @@ def register_detectors(registry):
         "diffusion",
         "bench_diffusion.model:DiffusionDetector",
         family="diffusion",
-        tags=("torch",),
+        tags=("torch", "images"),
         description=(
             "Diffusion model on the rows. score=dte (default): categorical Diffusion Time "
             "Estimation, an MLP classifies the (binned) diffusion time of noised rows; score = "
             "expected time for the clean row. score=ddpm: a noise-prediction network; score = "
             "error of denoising the row from a fixed noise level."
+            " On images: a small U-Net (arch=auto|mlp|conv)."
         ),
         citation=(
             "Livernoche, Jain, Hezaveh & Ravanbakhsh, On Diffusion Modeling for Anomaly "

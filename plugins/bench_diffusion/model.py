@@ -8,23 +8,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from bench_torchkit import hidden_sizes
-from bench_torchkit.train import Standardize, TorchDetector
+from bench_torchkit.conv import GlobalStandardize, UNet, time_embedding
+from bench_torchkit.layers import Standardize, mlp
+from bench_torchkit.train import TorchDetector
 
 SCORES = ("dte", "ddpm")
-
-
-def _mlp(sizes: list[int], dropout: float, act: type[torch.nn.Module]) -> torch.nn.Sequential:
-    """Linear layers through ``sizes``; ``act`` between them, dropout after the hidden ones
-    except the first (the DTE paper's MLP)."""
-    layers: list[torch.nn.Module] = []
-    n = len(sizes) - 1
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(torch.nn.Linear(a, b))
-        if i < n - 1:
-            layers.append(act())
-            if i > 0 and dropout > 0:
-                layers.append(torch.nn.Dropout(dropout))
-    return torch.nn.Sequential(*layers)
 
 
 def _time_features(t: torch.Tensor, T: int, dim: int = 16) -> torch.Tensor:
@@ -49,9 +37,42 @@ class _Diffusion(torch.nn.Module):
         alpha_bar = torch.cumprod(1.0 - betas, dim=0)
         self.register_buffer("alpha_bar", alpha_bar.float())
         if score == "dte":
-            self.net = _mlp([d, width, 2 * width, width, n_bins], dropout, torch.nn.ReLU)
+            sizes, act = [d, width, 2 * width, width, n_bins], torch.nn.ReLU
         else:
-            self.net = _mlp([d + 16, width, 2 * width, width, d], dropout, torch.nn.SiLU)
+            sizes, act = [d + 16, width, 2 * width, width, d], torch.nn.SiLU
+        # the DTE paper's MLP: dropout after each hidden activation but the first
+        self.net = mlp(sizes, activation=act, dropout=dropout, dropout_from=1)
+
+
+class _ConvDiffusion(torch.nn.Module):
+    """The same schedule, with a small U-Net (:class:`bench_torchkit.conv.UNet`) as the
+    time classifier (DTE: the U-Net's down path, pooled) or the noise predictor (DDPM)."""
+
+    def __init__(
+        self, X: torch.Tensor, score: str, T: int, n_bins: int, dropout: float
+    ) -> None:
+        super().__init__()
+        self.scale = GlobalStandardize(X)
+        self.T = T
+        betas = torch.linspace(1e-4, 0.01, T, dtype=torch.float64)
+        self.register_buffer("alpha_bar", torch.cumprod(1.0 - betas, dim=0).float())
+        shape = tuple(X.shape[1:])
+        self.unet = UNet(shape, n_bins if score == "dte" else "image", dropout=dropout)
+
+    def net(self, x: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
+        return self.unet(x, None if t is None else time_embedding(t, self.T, self.unet.t_dim))
+
+
+def _classify(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return model.net(x)
+
+
+def _denoise(model: torch.nn.Module, xt: torch.Tensor, t: torch.Tensor, emb: torch.Tensor | None
+             ) -> torch.Tensor:
+    """The noise prediction eps(x_t, t) of either network."""
+    if isinstance(model, _ConvDiffusion):
+        return model.net(xt, t)
+    return model.net(torch.cat([xt, emb if emb is not None else _time_features(t, model.T)], dim=1))
 
 
 class DiffusionDetector(TorchDetector):
@@ -91,10 +112,19 @@ class DiffusionDetector(TorchDetector):
     recon_t : noise level of the DDPM score, as a fraction of T.
     n_samples : noise draws averaged by the DDPM score.
     width : first hidden width (``None`` = scaled to d, between 64 and 256).
-    dropout : dropout in the hidden layers.
+    dropout : dropout in the hidden layers (conv: after the U-Net's middle block).
+    arch : ``"auto"`` (default), ``"mlp"`` or ``"conv"``; ``"auto"`` takes images
+        ``(n, C, H, W)`` with a small U-Net (:class:`bench_torchkit.conv.UNet`: residual
+        blocks of 16, 32 (and 64) channels with GroupNorm and SiLU, one or two stride-2 levels as
+        the image allows, sinusoidal time embedding, skip connections; Ronneberger et al.
+        2015, the DDPM network in miniature). DDPM predicts the noise with it; DTE classifies
+        the diffusion time from the pooled middle features (its down path). Pixels are
+        standardized with one global mean and std; ``width`` applies to the MLP only.
     **kwargs : training parameters of :class:`bench_torchkit.train.TorchDetector`
         (defaults here: ``weight_decay=5e-4``, ``max_steps=1000``, ``patience=None``).
     """
+
+    training_defaults = {"weight_decay": 5e-4, "max_steps": 1000, "patience": None}
 
     def __init__(
         self,
@@ -105,12 +135,11 @@ class DiffusionDetector(TorchDetector):
         n_samples: int = 8,
         width: int | None = None,
         dropout: float = 0.5,
+        arch: str = "auto",
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("weight_decay", 5e-4)
-        kwargs.setdefault("max_steps", 1000)
-        kwargs.setdefault("patience", None)
         super().__init__(**kwargs)
+        self.arch = arch
         self.score = score
         self.T = T
         self.n_bins = n_bins
@@ -127,34 +156,34 @@ class DiffusionDetector(TorchDetector):
         size = super()._auto_batch_size(n_train)
         return size if self.batch_size is not None else min(size, self.max_auto_batch)
 
-    def _setup(self, X: torch.Tensor) -> None:
+    def _check_params(self) -> None:
         if self.score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {self.score!r}")
         if int(self.n_bins) < 2:
             raise ValueError(f"n_bins must be >= 2, got {self.n_bins!r}")
-        self._X_setup = X
-        self._val_noise: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def _build(self, n_features: int) -> torch.nn.Module:
-        width = int(self.width) if self.width else hidden_sizes(n_features, 1, min_width=64)[0]
-        model = _Diffusion(
-            self._X_setup, self.score, width, int(self.T), int(self.n_bins), float(self.dropout)
-        )
-        del self._X_setup
-        return model
+    def _build(self, X: torch.Tensor) -> torch.nn.Module:
+        self._val_noise: tuple[torch.Tensor, torch.Tensor] | None = None
+        if X.ndim == 4:
+            return _ConvDiffusion(X, self.score, int(self.T), int(self.n_bins), float(self.dropout))
+        width = int(self.width) if self.width else hidden_sizes(X.shape[1], 1, min_width=64)[0]
+        return _Diffusion(X, self.score, width, int(self.T), int(self.n_bins), float(self.dropout))
+
+    def _after_fit(self) -> None:
+        del self._val_noise  # the held-out draws are only needed while training
 
     # -- the two objectives ------------------------------------------------------------------
     def _objective(
         self, model: _Diffusion, xb: torch.Tensor, t: torch.Tensor, eps: torch.Tensor
     ) -> torch.Tensor:
         x = model.scale(xb)
-        ab = model.alpha_bar[t][:, None]
+        ab = model.alpha_bar[t].reshape(-1, *[1] * (x.ndim - 1))
         if self.score == "dte":
-            logits = model.net(x + torch.sqrt(1.0 - ab) * eps)
+            logits = _classify(model, x + torch.sqrt(1.0 - ab) * eps)
             target = torch.clamp(t * int(self.n_bins) // model.T, max=int(self.n_bins) - 1)
             return F.cross_entropy(logits, target)
         xt = torch.sqrt(ab) * x + torch.sqrt(1.0 - ab) * eps
-        pred = model.net(torch.cat([xt, _time_features(t, model.T)], dim=1))
+        pred = _denoise(model, xt, t, None)
         return ((pred - eps) ** 2).mean()
 
     def _loss(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
@@ -177,18 +206,18 @@ class DiffusionDetector(TorchDetector):
     def _score(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
         x = model.scale(xb)
         if self.score == "dte":
-            p = torch.softmax(model.net(x), dim=1)
+            p = torch.softmax(_classify(model, x), dim=1)
             return p @ torch.arange(p.shape[1], dtype=p.dtype, device=p.device)
         t_rec = min(model.T - 1, max(1, int(round(float(self.recon_t) * model.T))))
         t = torch.full((x.shape[0],), t_rec, device=x.device, dtype=torch.long)
         ab = model.alpha_bar[t_rec]
-        emb = _time_features(t, model.T)
+        emb = None if isinstance(model, _ConvDiffusion) else _time_features(t, model.T)
         total = torch.zeros(x.shape[0], device=x.device)
         k = max(1, int(self.n_samples))
         for _ in range(k):
             eps = torch.randn_like(x)
             xt = torch.sqrt(ab) * x + torch.sqrt(1.0 - ab) * eps
-            pred = model.net(torch.cat([xt, emb], dim=1))
+            pred = _denoise(model, xt, t, emb)
             x0 = (xt - torch.sqrt(1.0 - ab) * pred) / torch.sqrt(ab)
-            total = total + ((x0 - x) ** 2).mean(dim=1)
+            total = total + ((x0 - x) ** 2).flatten(1).mean(dim=1)
         return total / k

@@ -7,7 +7,8 @@ from typing import Any
 
 import torch
 from bench_torchkit import hidden_sizes
-from bench_torchkit.train import Standardize, TorchDetector, mlp
+from bench_torchkit.layers import Standardize, mlp
+from bench_torchkit.train import TorchDetector
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -67,6 +68,115 @@ class _RealNVP(torch.nn.Module):
         return -0.5 * (h**2 + _LOG_2PI).sum(dim=1) + log_det
 
 
+def _st_net(c_in: int, c_out: int, hidden: int) -> torch.nn.Sequential:
+    """The coupling's scale-and-shift network: three 3x3 convs, the last one zero (identity)."""
+    last = torch.nn.Conv2d(hidden, 2 * c_out, 3, 1, 1)
+    torch.nn.init.zeros_(last.weight)
+    torch.nn.init.zeros_(last.bias)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(c_in, hidden, 3, 1, 1), torch.nn.ReLU(),
+        torch.nn.Conv2d(hidden, hidden, 3, 1, 1), torch.nn.ReLU(), last,
+    )
+
+
+class _CheckerboardCoupling(torch.nn.Module):
+    """Affine coupling with a checkerboard mask (Dinh et al. 2017, fig. 3 left)."""
+
+    def __init__(self, shape: tuple[int, int, int], parity: int, hidden: int, bound: float) -> None:
+        super().__init__()
+        c, h, w = shape
+        ii, jj = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+        self.register_buffer("mask", ((ii + jj + parity) % 2).float()[None, None])
+        self.net = _st_net(c, c, hidden)
+        self.bound = bound
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        keep, free = self.mask, 1.0 - self.mask
+        s, t = self.net(x * keep).chunk(2, dim=1)
+        s = self.bound * torch.tanh(s / self.bound) * free
+        return x * keep + free * (x * torch.exp(s) + t * free), s.flatten(1).sum(dim=1)
+
+
+class _ChannelCoupling(torch.nn.Module):
+    """Affine coupling with a channel mask (Dinh et al. 2017, fig. 3 right): one half of the
+    channels is scaled and shifted by a function of the other half."""
+
+    def __init__(self, c: int, flip: bool, hidden: int, bound: float) -> None:
+        super().__init__()
+        self.flip = flip
+        self.net = _st_net(c // 2, c - c // 2, hidden)
+        self.bound = bound
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        a, b = x[:, : x.shape[1] // 2], x[:, x.shape[1] // 2 :]
+        if self.flip:
+            a, b = b, a
+        s, t = self.net(a).chunk(2, dim=1)
+        s = self.bound * torch.tanh(s / self.bound)
+        b = b * torch.exp(s) + t
+        out = torch.cat([b, a] if self.flip else [a, b], dim=1)
+        return out, s.flatten(1).sum(dim=1)
+
+
+def _squeeze(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, 4C, H/2, W/2): each 2x2 block becomes four channels."""
+    b, c, h, w = x.shape
+    x = x.reshape(b, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4)
+    return x.reshape(b, 4 * c, h // 2, w // 2)
+
+
+class _MultiScaleRealNVP(torch.nn.Module):
+    """RealNVP's multi-scale architecture (Dinh et al. 2017, section 3.6) at two scales:
+    3 checkerboard couplings, a squeeze, 3 channel couplings, half the channels factored out
+    to the Gaussian, then 4 checkerboard couplings on the rest. Images whose sides are odd or
+    under 8 pixels get one scale of 4 checkerboard couplings."""
+
+    ALPHA = 0.05  # the logit transform's margin, as in the paper
+
+    def __init__(self, shape: tuple[int, int, int], hidden: int, bound: float) -> None:
+        super().__init__()
+        c, h, w = shape
+        self.multi_scale = h % 2 == 0 and w % 2 == 0 and min(h, w) >= 8
+        n_first = 3 if self.multi_scale else 4
+        self.first = torch.nn.ModuleList(
+            _CheckerboardCoupling(shape, i % 2, hidden, bound) for i in range(n_first)
+        )
+        if self.multi_scale:
+            self.channel = torch.nn.ModuleList(
+                _ChannelCoupling(4 * c, i % 2 == 1, hidden, bound) for i in range(3)
+            )
+            rest = (4 * c - 2 * c, h // 2, w // 2)
+            self.last = torch.nn.ModuleList(
+                _CheckerboardCoupling(rest, i % 2, hidden, bound) for i in range(4)
+            )
+
+    def log_prob(self, x: torch.Tensor, u: torch.Tensor | float) -> torch.Tensor:
+        """log p(x) in nats per image of the dequantized pixels ``(255 x + u) / 256``."""
+        a = self.ALPHA
+        xd = (255.0 * x.clamp(0.0, 1.0) + u) / 256.0
+        p = a + (1.0 - 2 * a) * xd
+        h = torch.log(p) - torch.log1p(-p)
+        log_det = (math.log(1.0 - 2 * a) - torch.log(p) - torch.log1p(-p)).flatten(1).sum(dim=1)
+        for layer in self.first:
+            h, ld = layer(h)
+            log_det = log_det + ld
+        parts = []
+        if self.multi_scale:
+            h = _squeeze(h)
+            for layer in self.channel:
+                h, ld = layer(h)
+                log_det = log_det + ld
+            half = h.shape[1] // 2
+            parts.append(h[:, :half])
+            h = h[:, half:]
+            for layer in self.last:
+                h, ld = layer(h)
+                log_det = log_det + ld
+        parts.append(h)
+        log_pz = sum(-0.5 * (z**2 + _LOG_2PI).flatten(1).sum(dim=1) for z in parts)
+        return log_pz + log_det
+
+
 class FlowDetector(TorchDetector):
     """RealNVP normalizing-flow anomaly detector; score = -log p(x), exact.
 
@@ -91,9 +201,24 @@ class FlowDetector(TorchDetector):
     n_layers : number of coupling layers (rounded up to even).
     hidden : width of the coupling networks (``None`` = scaled to d, at most 128).
     scale_bound : bound on each coupling's log-scale.
-    noise : std of the training (dequantization) noise, standardized units.
+    noise : std of the training (dequantization) noise, standardized units (MLP only).
+    arch : ``"auto"`` (default), ``"mlp"`` or ``"conv"``; ``"auto"`` takes images
+        ``(n, C, H, W)`` with the multi-scale RealNVP of Dinh et al. (2017): checkerboard and
+        channel-mask affine couplings (conv scale-and-shift networks of width ``hidden``,
+        ``None`` = 32) around a squeeze, half the channels factored out after the first scale
+        (see :class:`_MultiScaleRealNVP`). Pixels in [0, 1] (the protocols' scaling; clamped)
+        are dequantized as 256 levels, ``(255 x + u) / 256``, with ``u`` uniform in training
+        and ``u = 0.5`` (the bin centre) when scoring, and mapped by the paper's logit
+        transform ``logit(0.05 + 0.9 x)``, whose log-determinant is included. Score: the exact
+        ``-log p(x)`` of the dequantized image in **nats per image** (divide by
+        ``C * H * W * ln 2`` and add 8 for bits per dimension of the 256-level image).
     **kwargs : training parameters of :class:`bench_torchkit.train.TorchDetector`.
     """
+
+    training_defaults = {
+        "weight_decay": 1e-5, "epochs": 30, "validation_fraction": 0.0, "patience": None,
+        "clip_grad": None,
+    }
 
     def __init__(
         self,
@@ -101,32 +226,33 @@ class FlowDetector(TorchDetector):
         hidden: int | None = None,
         scale_bound: float = 2.0,
         noise: float = 0.05,
+        arch: str = "auto",
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("weight_decay", 1e-5)
-        kwargs.setdefault("epochs", 30)
-        kwargs.setdefault("validation_fraction", 0.0)
-        kwargs.setdefault("patience", None)
-        kwargs.setdefault("clip_grad", None)
         super().__init__(**kwargs)
+        self.arch = arch
         self.n_layers = n_layers
         self.hidden = hidden
         self.scale_bound = scale_bound
         self.noise = noise
 
-    def _setup(self, X: torch.Tensor) -> None:
-        self._X_setup = X
-
-    def _build(self, n_features: int) -> torch.nn.Module:
-        hidden = int(self.hidden) if self.hidden else hidden_sizes(n_features, 1, max_width=128)[0]
+    def _build(self, X: torch.Tensor) -> torch.nn.Module:
+        if X.ndim == 4:
+            hidden = int(self.hidden) if self.hidden else 32
+            return _MultiScaleRealNVP(tuple(X.shape[1:]), hidden, float(self.scale_bound))
+        d = X.shape[1]
+        hidden = int(self.hidden) if self.hidden else hidden_sizes(d, 1, max_width=128)[0]
         n_layers = max(2, int(self.n_layers) + int(self.n_layers) % 2)
-        model = _RealNVP(self._X_setup, n_layers, hidden, float(self.scale_bound))
-        del self._X_setup
-        return model
+        return _RealNVP(X, n_layers, hidden, float(self.scale_bound))
 
     def _loss(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
+        if isinstance(model, _MultiScaleRealNVP):
+            u = torch.rand_like(xb) if model.training else 0.5
+            return -model.log_prob(xb, u).mean()
         noise = float(self.noise) if model.training else 0.0
         return -model.log_prob(xb, noise).mean()
 
     def _score(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
+        if isinstance(model, _MultiScaleRealNVP):
+            return -model.log_prob(xb, 0.5)
         return -model.log_prob(xb)

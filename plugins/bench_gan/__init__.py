@@ -2,6 +2,9 @@
 
 from bench import hookimpl
 
+#: part of every cell's key: bumped when the plugin's code or defaults change its results
+__version__ = "0.1.0"
+
 
 @hookimpl
 def register_detectors(registry):
@@ -9,11 +12,12 @@ def register_detectors(registry):
         "gan",
         "bench_gan.model:GANDetector",
         family="adversarial",
-        tags=("torch",),
+        tags=("torch", "images"),
         description=(
             "GAN (MLP generator, spectral-norm MLP discriminator, instance noise, one-sided label "
             "smoothing, broad reference negatives); score = minus the discriminator's logit, "
             "averaged over snapshots of the discriminator taken in the second half of training."
+            " On images: DCGAN-layout networks (arch=auto|mlp|conv)."
         ),
         citation=(
             "Goodfellow et al., Generative Adversarial Nets, NeurIPS 2014; Miyato et al., "

@@ -3,31 +3,25 @@
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections import deque
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from bench_torchkit import hidden_sizes, latent_size
-from bench_torchkit.train import Standardize, TorchDetector, mlp
+from bench_torchkit import resolve_hidden, resolve_latent
+from bench_torchkit.conv import ConvDecoder, ConvEncoder, GlobalStandardize, freeze_spectral_norm
+from bench_torchkit.layers import Standardize, mlp
+from bench_torchkit.train import TorchDetector
 
 
-def sn_mlp(sizes: list[int], slope: float = 0.2, sn: bool = True) -> torch.nn.Sequential:
-    """An MLP of (spectrally normalised when ``sn``) ``Linear`` layers, LeakyReLU between."""
-    layers: list[torch.nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        linear = torch.nn.Linear(a, b)
-        layers.append(torch.nn.utils.parametrizations.spectral_norm(linear) if sn else linear)
-        if i < len(sizes) - 2:
-            layers.append(torch.nn.LeakyReLU(slope))
-    return torch.nn.Sequential(*layers)
-
-
-def _frozen_copy(disc: torch.nn.Sequential) -> torch.nn.Sequential:
+def _frozen_copy(disc: torch.nn.Module) -> torch.nn.Module:
     """A plain copy of the discriminator with the current spectrally normalised weights folded
     in: it pickles (parametrized modules do not), scores without power iterations, and copying
     it draws no random numbers."""
+    if not isinstance(disc, torch.nn.Sequential):  # the convolutional discriminator
+        return freeze_spectral_norm(disc)
     was_training = disc.training
     disc.eval()  # read the weights without a power-iteration step
     layers: list[torch.nn.Module] = []
@@ -60,7 +54,27 @@ class _GAN(torch.nn.Module):
         self.register_buffer("ref_width", 2.0 * width)
         self.noise_dim = noise_dim
         self.generator = mlp([noise_dim, *reversed(hidden), d])
-        self.discriminator = sn_mlp([d, *hidden, 1], sn=sn)
+        self.discriminator = mlp(
+            [d, *hidden, 1], activation=functools.partial(torch.nn.LeakyReLU, 0.2),
+            spectral_norm=sn,
+        )
+
+
+class _ConvGAN(torch.nn.Module):
+    """DCGAN-layout generator and spectral-norm conv discriminator on standardized images."""
+
+    def __init__(self, X: torch.Tensor, noise_dim: int, sn: bool) -> None:
+        super().__init__()
+        shape = tuple(X.shape[1:])
+        self.scale = GlobalStandardize(X)
+        xs = self.scale(X)
+        lo, hi = xs.min(0).values, xs.max(0).values  # per pixel, as for rows
+        width = (hi - lo).clamp_min(1.0)
+        self.register_buffer("ref_lo", lo - 0.5 * width)
+        self.register_buffer("ref_width", 2.0 * width)
+        self.noise_dim = noise_dim
+        self.generator = ConvDecoder(noise_dim, shape)
+        self.discriminator = ConvEncoder(shape, 1, spectral_norm=sn)
 
 
 class GANDetector(TorchDetector):
@@ -97,9 +111,22 @@ class GANDetector(TorchDetector):
     smoothing : one-sided label smoothing of the real targets.
     ref_fraction : share of each fake batch drawn from the widened bounding box.
     n_snapshots : discriminator snapshots averaged by the score.
+    gen_target : the generator's target for D(G(z)) (0.5: G aims at the data's boundary).
+    dispersion : weight of the Fence-GAN dispersion term that keeps G's samples spread.
+    spectral_norm : spectral normalisation of D.
+    arch : ``"auto"`` (default), ``"mlp"`` or ``"conv"``; ``"auto"`` takes images
+        ``(n, C, H, W)`` with a DCGAN (Radford et al. 2016) layout: G a linear layer and
+        4x4 stride-2 transposed convs, D a 3x3 conv and 4x4 stride-2 convs with LeakyReLU(0.2)
+        (spectrally normalised), the levels following the image size; the same losses,
+        reference box (per pixel) and snapshot score; pixels standardized with one global mean
+        and std. ``hidden`` applies to the MLP only.
     **kwargs : training parameters of :class:`bench_torchkit.train.TorchDetector`
         (defaults here: ``epochs=300``, ``max_steps=200``, ``lr=5e-3``, ``patience=None``).
     """
+
+    training_defaults = {"epochs": 300, "max_steps": 200, "lr": 5e-3, "patience": None}
+    adam_betas = (0.5, 0.999)
+    adam_foreach = True
 
     def __init__(
         self,
@@ -112,13 +139,11 @@ class GANDetector(TorchDetector):
         dispersion: float = 0.1,
         n_snapshots: int = 5,
         spectral_norm: bool = True,
+        arch: str = "auto",
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("epochs", 300)
-        kwargs.setdefault("max_steps", 200)
-        kwargs.setdefault("lr", 5e-3)
-        kwargs.setdefault("patience", None)
         super().__init__(**kwargs)
+        self.arch = arch
         self.hidden = hidden
         self.noise_dim = noise_dim
         self.instance_noise = instance_noise
@@ -134,36 +159,19 @@ class GANDetector(TorchDetector):
         return {"epochs": 40, "max_steps": 300, "patience": None, "n_threads": 1}
 
     # -- networks and optimisers -------------------------------------------------------------
-    def _setup(self, X: torch.Tensor) -> None:
-        self._X_setup = X
-        n_train = X.shape[0]
-        steps = max(1, n_train // self._auto_batch_size(n_train)) * int(self.epochs)
-        if self.max_steps is not None:
-            steps = min(steps, int(self.max_steps))
-        k = max(1, int(self.n_snapshots))
-        self._planned_steps = steps
-        self._snap_every = max(1, steps // (2 * k))
-        self._snapshots: deque[torch.nn.Module] = deque(maxlen=k)
-        self._step = 0
+    def _build(self, X: torch.Tensor) -> torch.nn.Module:
+        d = X[0].numel()
+        noise_dim = int(self.noise_dim) if self.noise_dim else resolve_latent(None, d)
+        self._snapshots: deque[torch.nn.Module] = deque(maxlen=max(1, int(self.n_snapshots)))
+        if X.ndim == 4:
+            return _ConvGAN(X, noise_dim, bool(self.spectral_norm))
+        return _GAN(X, resolve_hidden(self.hidden, d), noise_dim, bool(self.spectral_norm))
 
-    def _build(self, n_features: int) -> torch.nn.Module:
-        hidden = list(self.hidden) if self.hidden is not None else hidden_sizes(n_features)
-        noise_dim = int(self.noise_dim) if self.noise_dim else latent_size(n_features)
-        model = _GAN(self._X_setup, hidden, noise_dim, bool(self.spectral_norm))
-        del self._X_setup
-        return model
-
-    def _make_optimizers(self, model: torch.nn.Module) -> list[torch.optim.Optimizer]:
-        betas = (0.5, 0.999)
+    def _optimizer_groups(self, model: torch.nn.Module) -> list[tuple[Any, float]]:
+        """D without weight decay, G with ``weight_decay``."""
         return [
-            torch.optim.Adam(model.discriminator.parameters(), lr=self.lr, betas=betas, foreach=True),
-            torch.optim.Adam(
-                model.generator.parameters(),
-                lr=self.lr,
-                betas=betas,
-                foreach=True,
-                weight_decay=self.weight_decay,
-            ),
+            (model.discriminator.parameters(), 0.0),
+            (model.generator.parameters(), self.weight_decay),
         ]
 
     # -- training ----------------------------------------------------------------------------
@@ -172,7 +180,7 @@ class GANDetector(TorchDetector):
         fake = model.generator(z)
         n_ref = int(round(n * float(self.ref_fraction)))
         if n_ref > 0:
-            u = torch.rand(n_ref, fake.shape[1], device=fake.device)
+            u = torch.rand(n_ref, *fake.shape[1:], device=fake.device)
             fake = torch.cat([fake[n_ref:], model.ref_lo + u * model.ref_width], dim=0)
         return fake
 
@@ -188,9 +196,9 @@ class GANDetector(TorchDetector):
             real_logit, target
         ) + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
 
-    def _train_step(self, xb: torch.Tensor) -> torch.Tensor:
+    def _train_step(self, xb: torch.Tensor, optimizers: list[Any]) -> torch.Tensor:
         model: _GAN = self.model_
-        opt_d, opt_g = self.optimizers_
+        opt_d, opt_g = optimizers
         xs = model.scale(xb)
         n = xs.shape[0]
 
@@ -208,22 +216,28 @@ class GANDetector(TorchDetector):
         g_target = torch.full_like(g_logit, float(self.gen_target))
         g_loss = F.binary_cross_entropy_with_logits(g_logit, g_target)
         if self.dispersion > 0:  # Fence GAN: keep the samples spread out around their centre
-            spread = (gen - gen.mean(0)).norm(dim=1).mean() / math.sqrt(gen.shape[1])
+            flat = gen.flatten(1)
+            spread = (flat - flat.mean(0)).norm(dim=1).mean() / math.sqrt(flat.shape[1])
             g_loss = g_loss + float(self.dispersion) / (spread + 1e-3)
         g_loss.backward()
         if self.clip_grad is not None:
             torch.nn.utils.clip_grad_norm_(model.generator.parameters(), self.clip_grad)
         opt_g.step()
-
-        self._step += 1
-        if self._step > self._planned_steps // 2 and self._step % self._snap_every == 0:
-            self._snapshots.append(_frozen_copy(model.discriminator))
         return d_loss.detach() + g_loss.detach()
 
-    def _loss(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
-        """Discriminator loss on real rows ``xb`` against as many fakes (validation only)."""
-        xs = model.scale(xb)
-        return self._d_loss(model, xs, self._fakes(model, xs.shape[0]))
+    def _on_step(self, step: int) -> None:
+        """Snapshot D every ``planned_steps_ // (2 * n_snapshots)`` steps in the second half."""
+        every = max(1, self.planned_steps_ // (2 * max(1, int(self.n_snapshots))))
+        if step > self.planned_steps_ // 2 and step % every == 0:
+            self._snapshots.append(_frozen_copy(self.model_.discriminator))
+
+    def _val_loss(self, xv: torch.Tensor) -> float:
+        """Discriminator loss on the held-out rows against as many fakes (for ``history_``)."""
+        def d_loss(xb: torch.Tensor) -> torch.Tensor:
+            xs = self.model_.scale(xb)
+            return self._d_loss(self.model_, xs, self._fakes(self.model_, xs.shape[0]))
+
+        return self._batched_mean(d_loss, xv)
 
     # -- scoring -----------------------------------------------------------------------------
     def _score(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
@@ -232,8 +246,6 @@ class GANDetector(TorchDetector):
         logits = torch.stack([d(xs).reshape(-1) for d in discs])
         return -logits.mean(dim=0)
 
-    def fit(self, X: Any, y: Any = None) -> GANDetector:
-        """Train on the unlabeled rows ``X`` (``y`` is ignored), then score them."""
-        super().fit(X, y)
+    def _after_fit(self) -> None:
+        """Fold the spectral norm into the final discriminator (it then pickles)."""
         self.model_.discriminator = _frozen_copy(self.model_.discriminator)
-        return self

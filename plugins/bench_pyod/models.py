@@ -2,8 +2,10 @@
 
 Each wrapper is a PyOD ``BaseDetector`` whose ``__init__`` only stores PyOD's default
 hyper-parameters (so ``get_params``/``clone`` work) plus ``random_state``. ``fit`` builds the PyOD
-model (DeepSVDD needs ``n_features`` at construction), seeds it, and trains it; the scores are
-PyOD's, higher = more anomalous, returned as float64.
+model from ``get_params()`` (every parameter reaches PyOD: one that PyOD does not take fails at
+once instead of being ignored; DeepSVDD also gets ``n_features`` from the data), seeds it, and
+trains it; the scores are PyOD's, higher = more anomalous, returned as float64.
+``test_config()`` gives each a few epochs for the tests and the runner's warm-up.
 
 Seeding: where PyOD accepts ``random_state`` it is passed through; in every case the Python,
 NumPy and torch global generators are seeded for the duration of ``fit`` and
@@ -15,6 +17,7 @@ PyOD AutoEncoder and VAE then use PyOD's own default seed, 42).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import random
 from collections.abc import Iterator
@@ -47,14 +50,35 @@ def _seeded(random_state: int | None) -> Iterator[None]:
 
 
 class _PyODDeep(BaseDetector):
-    """Shared fit/score logic; subclasses define ``__init__`` and ``_build(n_features)``."""
+    """Shared build/fit/score logic; a subclass defines ``__init__`` and the class attributes."""
 
+    #: the PyOD class, ``"module:attr"``
+    _pyod_class: str = ""
+    #: PyOD's class takes ``random_state`` (passed when not ``None``; else PyOD's default)
+    _takes_random_state = False
+    #: PyOD's class needs ``n_features`` at construction (DeepSVDD)
+    _needs_n_features = False
+    #: fixed arguments (silence PyOD's progress output)
+    _fixed: dict[str, Any] = {"verbose": 0}
     #: True for models that print progress unconditionally (SO-GAAL)
     _prints = False
     random_state: int | None
 
-    def _build(self, n_features: int) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @classmethod
+    def test_config(cls) -> dict[str, Any]:  # pragma: no cover - every subclass defines it
+        """Fast parameters (few epochs) for the tests and the runner's warm-up."""
+        return {}
+
+    def _build(self, n_features: int) -> Any:
+        params = self.get_params(deep=False)
+        seed = params.pop("random_state")
+        kwargs = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+        if self._takes_random_state and seed is not None:
+            kwargs["random_state"] = seed
+        if self._needs_n_features:
+            kwargs["n_features"] = n_features
+        module, _, attr = self._pyod_class.partition(":")
+        return getattr(importlib.import_module(module), attr)(**kwargs, **self._fixed)
 
     def _quiet(self) -> contextlib.AbstractContextManager[Any]:
         return contextlib.redirect_stdout(io.StringIO()) if self._prints else contextlib.nullcontext()
@@ -84,6 +108,9 @@ class _PyODDeep(BaseDetector):
 class PyODAutoEncoder(_PyODDeep):
     """PyOD ``AutoEncoder`` (reconstruction error) with PyOD's defaults, silent."""
 
+    _pyod_class = "pyod.models.auto_encoder:AutoEncoder"
+    _takes_random_state = True
+
     def __init__(self, hidden_neuron_list=(64, 32), hidden_activation_name="relu",
                  batch_norm=True, dropout_rate=0.2, epoch_num=10, batch_size=32, lr=1e-3,
                  preprocessing=True, contamination=0.1, device=None, random_state=None):
@@ -99,21 +126,16 @@ class PyODAutoEncoder(_PyODDeep):
         self.device = device
         self.random_state = random_state
 
-    def _build(self, n_features: int) -> Any:
-        from pyod.models.auto_encoder import AutoEncoder
-
-        seed = {} if self.random_state is None else {"random_state": self.random_state}
-        return AutoEncoder(
-            hidden_neuron_list=list(self.hidden_neuron_list),
-            hidden_activation_name=self.hidden_activation_name, batch_norm=self.batch_norm,
-            dropout_rate=self.dropout_rate, epoch_num=self.epoch_num, batch_size=self.batch_size,
-            lr=self.lr, preprocessing=self.preprocessing, contamination=self.contamination,
-            device=self.device, verbose=0, **seed,
-        )
+    @classmethod
+    def test_config(cls) -> dict[str, Any]:
+        return {"epoch_num": 3}
 
 
 class PyODVAE(_PyODDeep):
     """PyOD ``VAE`` (reconstruction error of a variational autoencoder) with PyOD's defaults."""
+
+    _pyod_class = "pyod.models.vae:VAE"
+    _takes_random_state = True
 
     def __init__(self, encoder_neuron_list=(128, 64, 32), decoder_neuron_list=(32, 64, 128),
                  latent_dim=2, beta=1.0, capacity=0.0, hidden_activation_name="relu",
@@ -135,23 +157,15 @@ class PyODVAE(_PyODDeep):
         self.device = device
         self.random_state = random_state
 
-    def _build(self, n_features: int) -> Any:
-        from pyod.models.vae import VAE
-
-        seed = {} if self.random_state is None else {"random_state": self.random_state}
-        return VAE(
-            encoder_neuron_list=list(self.encoder_neuron_list),
-            decoder_neuron_list=list(self.decoder_neuron_list), latent_dim=self.latent_dim,
-            beta=self.beta, capacity=self.capacity,
-            hidden_activation_name=self.hidden_activation_name, batch_norm=self.batch_norm,
-            dropout_rate=self.dropout_rate, epoch_num=self.epoch_num, batch_size=self.batch_size,
-            lr=self.lr, preprocessing=self.preprocessing, contamination=self.contamination,
-            device=self.device, verbose=0, **seed,
-        )
+    @classmethod
+    def test_config(cls) -> dict[str, Any]:
+        return {"epoch_num": 3}
 
 
 class PyODALAD(_PyODDeep):
     """PyOD ``ALAD`` with PyOD's defaults (PyOD takes no seed; the wrapper seeds globally)."""
+
+    _pyod_class = "pyod.models.alad:ALAD"
 
     def __init__(self, latent_dim=2, dec_layers=(5, 10, 25), enc_layers=(25, 10, 5),
                  disc_xx_layers=(25, 10, 5), disc_zz_layers=(25, 10, 5),
@@ -181,21 +195,9 @@ class PyODALAD(_PyODDeep):
         self.device = device
         self.random_state = random_state
 
-    def _build(self, n_features: int) -> Any:
-        from pyod.models.alad import ALAD
-
-        return ALAD(
-            latent_dim=self.latent_dim, dec_layers=list(self.dec_layers),
-            enc_layers=list(self.enc_layers), disc_xx_layers=list(self.disc_xx_layers),
-            disc_zz_layers=list(self.disc_zz_layers), disc_xz_layers=list(self.disc_xz_layers),
-            activation_hidden_gen=self.activation_hidden_gen,
-            activation_hidden_disc=self.activation_hidden_disc, dropout_rate=self.dropout_rate,
-            learning_rate_gen=self.learning_rate_gen, learning_rate_disc=self.learning_rate_disc,
-            add_recon_loss=self.add_recon_loss, lambda_recon_loss=self.lambda_recon_loss,
-            add_disc_zz_loss=self.add_disc_zz_loss, epochs=self.epochs,
-            batch_size=self.batch_size, preprocessing=self.preprocessing,
-            contamination=self.contamination, device=self.device, verbose=0,
-        )
+    @classmethod
+    def test_config(cls) -> dict[str, Any]:
+        return {"epochs": 5}
 
 
 class PyODSOGAAL(_PyODDeep):
@@ -208,6 +210,8 @@ class PyODSOGAAL(_PyODDeep):
     ``synthetic:clustered`` and 0.04-0.21 on ``sklearn:breast_cancer``.
     """
 
+    _pyod_class = "pyod.models.so_gaal:SO_GAAL"
+    _fixed: dict[str, Any] = {}  # SO_GAAL takes no verbose
     _prints = True
 
     def __init__(self, stop_epochs=20, lr_d=0.01, lr_g=1e-4, momentum=0.9, contamination=0.1,
@@ -219,11 +223,9 @@ class PyODSOGAAL(_PyODDeep):
         self.momentum = momentum
         self.random_state = random_state
 
-    def _build(self, n_features: int) -> Any:
-        from pyod.models.so_gaal import SO_GAAL
-
-        return SO_GAAL(stop_epochs=self.stop_epochs, lr_d=self.lr_d, lr_g=self.lr_g,
-                       momentum=self.momentum, contamination=self.contamination)
+    @classmethod
+    def test_config(cls) -> dict[str, Any]:
+        return {"stop_epochs": 2}
 
     def fit(self, X: Any, y: Any = None) -> PyODSOGAAL:
         super().fit(X)
@@ -237,6 +239,8 @@ class PyODSOGAAL(_PyODDeep):
 
 class PyODAnoGAN(_PyODDeep):
     """PyOD ``AnoGAN`` with PyOD's defaults. Scoring optimises a latent code per row: slow."""
+
+    _pyod_class = "pyod.models.anogan:AnoGAN"
 
     def __init__(self, G_layers=(20, 10, 3, 10, 20), D_layers=(20, 10, 5), latent_dim_G=2,
                  index_D_layer_for_recon_error=1, activation_hidden="tanh", dropout_rate=0.2,
@@ -259,23 +263,17 @@ class PyODAnoGAN(_PyODDeep):
         self.device = device
         self.random_state = random_state
 
-    def _build(self, n_features: int) -> Any:
-        from pyod.models.anogan import AnoGAN
-
-        return AnoGAN(
-            G_layers=list(self.G_layers), D_layers=list(self.D_layers),
-            latent_dim_G=self.latent_dim_G,
-            index_D_layer_for_recon_error=self.index_D_layer_for_recon_error,
-            activation_hidden=self.activation_hidden, dropout_rate=self.dropout_rate,
-            epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
-            epochs_query=self.epochs_query, learning_rate_query=self.learning_rate_query,
-            preprocessing=self.preprocessing, contamination=self.contamination,
-            device=self.device, verbose=0,
-        )
+    @classmethod
+    def test_config(cls) -> dict[str, Any]:
+        return {"epochs": 5, "epochs_query": 2}
 
 
 class PyODDeepSVDD(_PyODDeep):
     """PyOD ``DeepSVDD`` with PyOD's defaults; ``n_features`` is taken from the data in ``fit``."""
+
+    _pyod_class = "pyod.models.deep_svdd:DeepSVDD"
+    _takes_random_state = True
+    _needs_n_features = True
 
     def __init__(self, hidden_neurons=None, hidden_activation="relu", output_activation="sigmoid",
                  use_ae=False, dropout_rate=0.2, l2_regularizer=5e-7, epochs=100, batch_size=32,
@@ -295,16 +293,6 @@ class PyODDeepSVDD(_PyODDeep):
         self.preprocessing = preprocessing
         self.random_state = random_state
 
-    def _build(self, n_features: int) -> Any:
-        from pyod.models.deep_svdd import DeepSVDD
-
-        return DeepSVDD(
-            n_features=n_features,
-            hidden_neurons=None if self.hidden_neurons is None else list(self.hidden_neurons),
-            hidden_activation=self.hidden_activation, output_activation=self.output_activation,
-            use_ae=self.use_ae, dropout_rate=self.dropout_rate,
-            l2_regularizer=self.l2_regularizer, epochs=self.epochs, batch_size=self.batch_size,
-            learning_rate=self.learning_rate, validation_size=self.validation_size,
-            preprocessing=self.preprocessing, contamination=self.contamination,
-            random_state=self.random_state, verbose=0,
-        )
+    @classmethod
+    def test_config(cls) -> dict[str, Any]:
+        return {"epochs": 3}

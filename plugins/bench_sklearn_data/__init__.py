@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from bench import hookimpl
 
+#: part of every cell's key: bumped when the plugin's code or defaults change its results
+__version__ = "0.1.0"
+
 _SKLEARN = (
     "Pedregosa et al. Scikit-learn: Machine Learning in Python. JMLR 12:2825-2830, 2011."
 )

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from bench import hookimpl
 
+#: part of every cell's key: bumped when the plugin's code or defaults change its results
+__version__ = "0.1.0"
+
 CITATION = (
     "Han, Hu, Huang, Jiang, Zhao. ADBench: Anomaly Detection Benchmark. NeurIPS 2022 "
     "Datasets and Benchmarks (arXiv:2206.09426), section 3.3: types of synthetic anomalies."

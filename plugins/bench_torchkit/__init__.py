@@ -25,6 +25,8 @@ __all__ = [
     "TrainingDivergedError",
     "hidden_sizes",
     "latent_size",
+    "resolve_hidden",
+    "resolve_latent",
     "resolve_device",
 ]
 
@@ -69,6 +71,19 @@ def latent_size(n_features: int, *, min_size: int = 2, max_size: int = 32) -> in
     if n_features < 1:
         raise ValueError(f"n_features must be >= 1, got {n_features}")
     return int(min(max_size, max(min_size, math.ceil(n_features / 4))))
+
+
+def resolve_hidden(hidden: Any, n_features: int, n_layers: int = 2, **limits: int) -> list[int]:
+    """``hidden`` as a list of ints, or ``hidden_sizes(n_features, n_layers, **limits)`` when
+    ``hidden`` is ``None`` (the documented meaning of ``hidden=None`` in every model)."""
+    if hidden is None:
+        return hidden_sizes(n_features, n_layers, **limits)
+    return [int(h) for h in hidden]
+
+
+def resolve_latent(latent: Any, n_features: int) -> int:
+    """``latent`` as an int, or ``latent_size(n_features)`` when ``latent`` is ``None``."""
+    return latent_size(n_features) if latent is None else int(latent)
 
 
 def resolve_device(device: Any = None) -> str:

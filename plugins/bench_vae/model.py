@@ -6,8 +6,10 @@ import math
 from typing import Any
 
 import torch
-from bench_torchkit import hidden_sizes, latent_size
-from bench_torchkit.train import Standardize, TorchDetector, ensemble_mlp
+from bench_torchkit import resolve_hidden, resolve_latent
+from bench_torchkit.conv import ConvDecoder, ConvEncoder, GlobalStandardize
+from bench_torchkit.layers import Standardize, ensemble_mlp
+from bench_torchkit.train import TorchDetector
 
 _LOG_2PI = math.log(2 * math.pi)
 SCORES = ("elbo", "iwae", "recon")
@@ -49,6 +51,34 @@ class _VAE(torch.nn.Module):
         return -(0.5 * r**2 + log_sigma + 0.5 * _LOG_2PI).sum(dim=-1)
 
 
+class _ConvVAE(torch.nn.Module):
+    """``n_models`` convolutional VAEs with the interface of :class:`_VAE` (members first)."""
+
+    def __init__(self, X: torch.Tensor, latent: int, min_std: float, n_models: int) -> None:
+        super().__init__()
+        shape = tuple(X.shape[1:])
+        self.n_models = n_models
+        self.scale = GlobalStandardize(X)
+        self.encoders = torch.nn.ModuleList(
+            ConvEncoder(shape, 2 * latent) for _ in range(n_models)
+        )
+        self.decoders = torch.nn.ModuleList(ConvDecoder(latent, shape) for _ in range(n_models))
+        self.log_sigma = torch.nn.Parameter(torch.zeros(n_models, 1, *shape))
+        self.min_log_sigma = math.log(min_std)
+
+    def encode(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``xs`` (B, C, H, W) -> mean and log-variance of q(z|x), each ``(n_models, B, latent)``."""
+        mu, logvar = torch.stack([enc(xs) for enc in self.encoders]).chunk(2, dim=-1)
+        return mu, logvar.clamp(-12.0, 8.0)
+
+    def log_px_z(self, xs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log N(xs; decoder(z), sigma^2) summed over pixels: ``(n_models, B)``."""
+        mean = torch.stack([dec(zm) for dec, zm in zip(self.decoders, z, strict=True)])
+        log_sigma = self.log_sigma.clamp_min(self.min_log_sigma)
+        r = (xs - mean) * torch.exp(-log_sigma)
+        return -(0.5 * r**2 + log_sigma + 0.5 * _LOG_2PI).flatten(2).sum(dim=-1)
+
+
 def _kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu**2 + logvar.exp() - 1.0 - logvar).sum(dim=-1)
 
@@ -82,9 +112,20 @@ class VAEDetector(TorchDetector):
     min_std : floor on the decoder's standard deviation (standardized units).
     beta : weight of the KL term during training (1 = the ELBO).
     n_models : VAEs in the ensemble (1 = a single VAE).
-    dropout : dropout after each hidden layer during training.
+    dropout : dropout after each hidden layer during training (MLP only).
+    arch : ``"auto"`` (default), ``"mlp"`` or ``"conv"``; ``"auto"`` takes images
+        ``(n, C, H, W)`` with convolutional VAEs: the DCGAN-layout encoder and decoder of
+        :mod:`bench_torchkit.conv` (3x3 conv, then 4x4 stride-2 convs of 32, 64 channels, as
+        many as the image size allows) around the ``latent``-wide Gaussian code, a Gaussian
+        decoder with a learned per-pixel standard deviation, pixels standardized with one
+        global mean and std; the ELBO and IWAE are then over the whole image. ``hidden`` and
+        ``dropout`` apply to the MLP only.
     **kwargs : training parameters of :class:`bench_torchkit.train.TorchDetector`.
     """
+
+    training_defaults = {
+        "epochs": 40, "validation_fraction": 0.0, "patience": None, "clip_grad": None,
+    }
 
     def __init__(
         self,
@@ -96,13 +137,11 @@ class VAEDetector(TorchDetector):
         beta: float = 1.0,
         n_models: int = 5,
         dropout: float = 0.2,
+        arch: str = "auto",
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("epochs", 40)
-        kwargs.setdefault("validation_fraction", 0.0)
-        kwargs.setdefault("patience", None)
-        kwargs.setdefault("clip_grad", None)
         super().__init__(**kwargs)
+        self.arch = arch
         self.score = score
         self.n_samples = n_samples
         self.hidden = hidden
@@ -112,24 +151,23 @@ class VAEDetector(TorchDetector):
         self.n_models = n_models
         self.dropout = dropout
 
-    def _setup(self, X: torch.Tensor) -> None:
+    def _check_params(self) -> None:
         if self.score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {self.score!r}")
         if int(self.n_samples) < 1:
             raise ValueError(f"n_samples must be >= 1, got {self.n_samples}")
         if int(self.n_models) < 1:
             raise ValueError(f"n_models must be >= 1, got {self.n_models}")
-        self._X_setup = X
 
-    def _build(self, n_features: int) -> torch.nn.Module:
-        hidden = list(self.hidden) if self.hidden is not None else hidden_sizes(n_features)
-        latent = int(self.latent) if self.latent is not None else latent_size(n_features)
-        model = _VAE(
-            self._X_setup, hidden, latent, float(self.min_std), int(self.n_models),
-            float(self.dropout),
+    def _build(self, X: torch.Tensor) -> torch.nn.Module:
+        if X.ndim == 4:
+            latent = resolve_latent(self.latent, X[0].numel())
+            return _ConvVAE(X, latent, float(self.min_std), int(self.n_models))
+        d = X.shape[1]
+        return _VAE(
+            X, resolve_hidden(self.hidden, d), resolve_latent(self.latent, d),
+            float(self.min_std), int(self.n_models), float(self.dropout),
         )
-        del self._X_setup
-        return model
 
     def _loss(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
         xs = model.scale(xb)
