@@ -132,3 +132,22 @@ def test_wilcoxon_is_scipy_on_the_paired_differences():
     diff = np.array([0.02, 0.03, -0.01, 0.04, 0.05, 0.01, 0.02])
     assert compare.wilcoxon(diff) == pytest.approx(wilcoxon(diff, zero_method="zsplit").pvalue)
     assert np.isnan(compare.wilcoxon(np.zeros(5))) and np.isnan(compare.wilcoxon([]))
+
+
+def test_export_parquet_holds_the_same_cells_as_csv(stores, tmp_path):
+    import io
+
+    import pandas as pd
+
+    a, _ = stores
+    out = tmp_path / "cells.parquet"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["export", "--store", str(a), "--format", "parquet", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    parquet = pd.read_parquet(out)
+    csv = pd.read_csv(io.StringIO(runner.invoke(cli, ["export", "--store", str(a)]).output))
+    assert len(parquet) == len(csv) == 12 and list(parquet.columns) == list(csv.columns)
+    assert parquet["auroc"].tolist() == pytest.approx(csv["auroc"].tolist())
+    assert parquet["seed"].dtype.kind == "i"  # types kept, not text
+    no_file = runner.invoke(cli, ["export", "--store", str(a), "--format", "parquet"])
+    assert no_file.exit_code == 2 and "-o FILE.parquet" in no_file.output
