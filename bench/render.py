@@ -227,7 +227,10 @@ def html_table(table: Table, table_id: str = "") -> str:
     if table.empty:
         return "<p class='note'>(none)</p>"
     styler = _styler(table, "", escape="html")
-    classes = [["num" if n else "" for n in table.numeric] for _ in range(len(table.frame))]
+    # long text (an error, a command line) wraps instead of widening the table
+    kinds = ["num" if n else "wrap" if table.frame[c].astype(str).str.len().max() > 60 else ""
+             for c, n in zip(table.frame.columns, table.numeric, strict=True)]
+    classes = [kinds for _ in range(len(table.frame))]
     import pandas as pd
 
     td = pd.DataFrame(classes, index=table.frame.index, columns=table.frame.columns)

@@ -241,7 +241,10 @@ def curves(hist: pd.DataFrame, path: Path) -> str:
                      fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel("loss", fontsize=8)
+        low, high = mine[["train_loss", "val_loss"]].stack().agg(["min", "max"])
+        if high - low > 100:  # a few datasets' losses would flatten the others' curves
+            ax.set_yscale("symlog", linthresh=1)
+        ax.set_ylabel("loss (symlog)" if high - low > 100 else "loss", fontsize=8)
         ax.grid(alpha=0.3)
         if len(datasets) <= 10:
             ax.legend(fontsize=7)
@@ -275,35 +278,49 @@ def _pvalues(frame: pd.DataFrame) -> str:
     return render.html_table(render.Table(text, [False] + [True] * (len(text.columns) - 1)))
 
 
-def _provenance(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
+def _provenance(runs: list[dict[str, Any]]) -> tuple[str, str]:
+    """One table of every run (a row each), and the versions when every run shares them."""
+    rows, versions = [], []
     for run in runs:
         try:
-            versions = json.loads(run.get("versions") or "{}")
+            found = json.loads(run.get("versions") or "{}")
         except ValueError:
-            versions = {}
+            found = {}
         try:
             options = json.loads(run.get("options") or "{}")
         except ValueError:
             options = {"options": run.get("options")}
-        config = options.pop("config", None) if isinstance(options, dict) else None
-        fields = {
-            "command": run.get("command"),
-            "started": run.get("started_at"),
-            "finished": run.get("finished_at") or "(interrupted)",
-            "git commit": run.get("git_commit") or "(unknown)",
-            "machine": run.get("platform"),
-            "cells planned": run.get("n_planned"),
-            "options": ", ".join(f"{k}={v}" for k, v in options.items() if v is not None)
-            if isinstance(options, dict) else str(options),
-            "versions": ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
-        }
+        if not isinstance(options, dict):
+            options = {"options": options}
+        config = options.pop("config", None)
+        text = ", ".join(f"{k}={v}" for k, v in options.items() if v not in (None, False))
         if config:
-            fields["grid file"] = json.dumps(config, sort_keys=True)
-        frame = pd.DataFrame({"": list(fields), "value": [str(v) for v in fields.values()]})
-        table = render.html_table(render.Table(frame, [False, False]))
-        out.append({"run_id": run["run_id"], "table": table.replace("<td ", "<td ", 1)})
-    return out
+            text += f"; grid file {config.get('file')}, block {config.get('block')}"
+        versions.append(", ".join(f"{k} {v}" for k, v in sorted(found.items())))
+        rows.append({"Run": run["run_id"], "Started": _minute(run.get("started_at")),
+                     "Finished": _minute(run.get("finished_at")) or "(interrupted)",
+                     "Cells planned": run.get("n_planned"),
+                     "Git commit": (run.get("git_commit") or "(unknown)")[:12],
+                     "Options": text, "Command": run.get("command"),
+                     "Machine": run.get("platform"), "Versions": versions[-1]})
+    if not rows:
+        return "", ""
+    frame = pd.DataFrame(rows)
+    shared = []
+    for column in ("Machine", "Versions"):  # said once above the table when every run shares it
+        if frame[column].nunique(dropna=False) == 1:
+            shared.append(f"{column.lower()}: {frame[column].iloc[0]}")
+            frame = frame.drop(columns=column)
+    numeric = ["Run", "Cells planned"]
+    return _text_table(frame, numeric), "; ".join(shared)
+
+
+def _minute(stamp: str | None) -> str | None:
+    """``2026-11-23T11:46:25+00:00`` as ``2026-11-23 11:46 UTC``."""
+    if not stamp:
+        return None
+    text = stamp.replace("T", " ")[:16]
+    return f"{text} UTC" if stamp.endswith(("+00:00", "Z")) else text
 
 
 def _html(cells: pd.DataFrame, planned: pd.DataFrame, runs: list[dict[str, Any]], out: Path,
@@ -361,6 +378,7 @@ def _html(cells: pd.DataFrame, planned: pd.DataFrame, runs: list[dict[str, Any]]
     never = lb.grid(cells, planned)
     never = never[never["status"] == "missing"]
     training = curves(hist, out / "training-curves.png") if not hist.empty else None
+    provenance, shared_versions = _provenance(runs)
     page = _environment().get_template("report.html.j2").render(
         completeness=lb.completeness_line(info),
         metric=metric.upper(),
@@ -377,7 +395,8 @@ def _html(cells: pd.DataFrame, planned: pd.DataFrame, runs: list[dict[str, Any]]
         n_missing=len(never),
         missing=_text_table(never[["protocol", "detector", "dataset", "seed"]], ["seed"])
         if len(never) else "",
-        runs=_provenance(runs),
+        runs=provenance,
+        versions=shared_versions,
     )
     path = out / "index.html"
     path.write_text(page, encoding="utf-8")

@@ -147,7 +147,7 @@ def test_html_report_images_exist_and_are_referenced(store, tmp_path):
     assert page.count("class='board'") >= 4  # summary, matrix, p-values, failures: sortable
     for text in ("Completeness: 13 of 17", "Friedman chi²", "Left out of the tests",
                  "Post-hoc p-values (Nemenyi)", "Failures (4)", "Expected n_neighbors",
-                 "bench run --detectors", "git commit", "numpy"):
+                 "bench run --detectors", "Git commit", "numpy"):
         assert text in page, text
 
 

@@ -147,3 +147,26 @@ def test_leaderboard_command_prints_markdown_when_not_a_terminal(tmp_path):
     assert out.startswith("Completeness: 2 of 2") and "| Detector" in out
     table = runner.invoke(cli, ["leaderboard", "--store", str(store), "--format", "table"]).output
     assert "┃ Detector" in table and "| Detector" not in table
+
+
+def test_the_readme_headline_is_what_bench_leaderboard_prints():
+    """The README's headline rows are the published store's leaderboard rows, as printed."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    store = root / "results" / "published.sqlite"
+    if not store.is_file():
+        pytest.skip("no published store")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    head = readme[readme.index("Headline, protocol `unsupervised`"):]
+    lines = [line for line in head.split("\n\n")[1].splitlines() if line.startswith("| ")]
+    header, *rows = ([c.strip() for c in line.strip("|").split("|")] for line in lines)
+    out = CliRunner().invoke(cli, ["leaderboard", "--store", str(store), "--protocol",
+                                   "unsupervised"]).output
+    board = [[c.strip() for c in line.strip().strip("|").split("|")]
+             for line in out.split("### ")[0].splitlines() if line.startswith("| ")]
+    columns = board[0]
+    printed = [dict(zip(columns, r, strict=True)) for r in board[1:]]
+    assert len(rows) == 10
+    for got, want in zip(rows, printed, strict=False):
+        assert got == [want[c] for c in header], (got, want)
