@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 #   make setup TORCH_INDEX=          make setup TORCH_INDEX=https://mirror.example/whl/cpu
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: bench test setup lint clean
+.PHONY: bench test setup lint clean docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	  echo "torch: $(TORCH_INDEX) not reachable; $(TORCH_SPEC) from the configured package index"; \
 	  $(BIN)/pip install -q "$(TORCH_SPEC)"; \
 	fi
-	$(BIN)/pip install -q -e ".[deep,dask,test]"
+	$(BIN)/pip install -q -e ".[deep,dask,test,docs]"
 	touch $@
 
 setup: $(VENV)/.installed
@@ -34,8 +34,12 @@ setup: $(VENV)/.installed
 bench: setup
 	$(BIN)/bench run
 
-test: setup
+test: setup docs
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# the documentation site, warnings as errors (a broken link or a missing page fails)
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 
 lint: setup
 	$(BIN)/ruff check bench plugins tests benchmarks

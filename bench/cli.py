@@ -18,6 +18,16 @@ import click
 
 from bench import __version__, plugins
 from bench.errors import BenchError
+from bench.options import (
+    BY,
+    DEFAULT_STORE,
+    EXPORT_FORMATS,
+    LEADERBOARD_FORMATS,
+    METRICS,
+    MISSING,
+    POSTHOC,
+    REPORT_FORMATS,
+)
 from bench.registry import DatasetSpec, DetectorSpec, split_list
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -160,15 +170,23 @@ def default_datasets(registry: Any) -> list[DatasetSpec]:
 @click.option("--force", is_flag=True, help="Recompute cells that already finished ok.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @click.option("--no-leaderboard", is_flag=True, help="Do not print the leaderboard at the end.")
+@click.option("--config", "config_file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="A grid file (TOML, see docs/grids.md): one run per [[grid]] block; options "
+                   "given on the command line override the file.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the plan (cells, how many already ok, datasets not cached); run nothing.")
 def run(detectors: str | None, datasets: str | None, dataset_file: tuple[str, ...], label_column: str,
         one_vs_rest: str | None, anomaly_share: float | None, seeds: str, protocol: str, store: str, jobs: int, executor: str | None, scheduler: str | None,
         max_memory: str | None, timeout: float | None, threads_per_job: int | None,
-        max_samples: int | None, force: bool, quiet: bool, no_leaderboard: bool) -> None:
+        max_samples: int | None, force: bool, quiet: bool, no_leaderboard: bool,
+        config_file: str | None = None, dry_run: bool = False) -> None:
     """Run detectors across datasets and seeds, saving every cell to the store.
 
     A rerun of the same command skips cells already finished ok and retries the others.
     The exit status is 1 when any cell failed or timed out.
     """
+    if config_file or dry_run:
+        return _run_grid(click.get_current_context(), config_file, dry_run)
     from bench import data, protocols, runner
     from bench.progress import Progress
     from bench.store import Store
@@ -242,7 +260,8 @@ def run(detectors: str | None, datasets: str | None, dataset_file: tuple[str, ..
             n_planned=len(cells),
             options={"jobs": jobs, "executor": chosen_executor, "scheduler": scheduler,
                      "timeout": timeout, "max_memory": memory_limit, "force": force,
-                     "max_samples": max_samples, "threads_per_job": threads_per_job},
+                     "max_samples": max_samples, "threads_per_job": threads_per_job,
+                     "config": click.get_current_context().meta.get("bench.config")},
         )
         db.plan_run(run_id, cells)
         if not quiet:
@@ -281,6 +300,39 @@ def run(detectors: str | None, datasets: str | None, dataset_file: tuple[str, ..
         raise click.exceptions.Exit(1)
 
 
+def _run_grid(ctx: click.Context, config_file: str | None, dry_run: bool) -> None:
+    """``bench run --config FILE`` and ``--dry-run``: one run per grid block, or the plan."""
+    from click.core import ParameterSource
+
+    from bench import config
+
+    params = {k: v for k, v in ctx.params.items() if k not in ("config_file", "dry_run")}
+    if config_file:
+        given = {k for k in params if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+        blocks = config.resolve(config.load(config_file), config.from_cli(params, given),
+                                config.from_cli(params))
+    else:
+        blocks = [config.from_cli(params)]
+    if dry_run:
+        click.echo(config.plan_text(config.plan(blocks), config_file or "the command line"),
+                   nl=False)
+        return
+    failed = 0
+    for i, block in enumerate(blocks, 1):
+        ctx.meta["bench.config"] = {"file": config_file, "block": i, "of": len(blocks), **block}
+        if not params["quiet"]:
+            click.echo(f"grid block {i} of {len(blocks)}", err=True)
+        # Until bench.run (contract #3) lands, each block runs through this command's own body;
+        # then this line becomes: bench.run(**block, progress=not params["quiet"]).
+        try:
+            ctx.invoke(ctx.command, **{**params, **config.to_cli(block)})
+        except click.exceptions.Exit as exc:
+            failed += exc.exit_code != 0
+    ctx.meta.pop("bench.config", None)
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
 # ---------------------------------------------------------------------------------------------
 # listings
 
@@ -311,7 +363,10 @@ def list_detectors(as_json: bool) -> None:
                      f"unavailable: {reason}", "factory": spec.factory_ref,
                      "params": dict(spec.params), "description": spec.description})
     if as_json:
-        click.echo(json.dumps(rows, indent=2, default=str))
+        for row in rows:  # JSON types: tags a list, availability a boolean
+            row["tags"] = row["tags"].split(",") if row["tags"] else []
+            row["available"] = row["status"] == "available"
+        click.echo(json.dumps(rows, indent=2, default=repr))
     else:
         click.echo(_table(rows, ["name", "family", "plugin", "tags", "status"]))
 
@@ -322,20 +377,52 @@ def list_datasets(as_json: bool) -> None:
     """Datasets: name, size, anomaly ratio, source and whether the file is cached."""
     from bench import data
 
-    rows = []
+    rows, text_rows = [], []
     for spec in plugins.get_datasets():
         cached = data.is_cached(spec)
         ratio = spec.anomaly_ratio
-        rows.append({"name": spec.name, "n_samples": spec.n_samples or "", "n_features": spec.n_features or "",
-                     "anomaly_ratio": f"{ratio:.4f}" if ratio is not None else "", "source": spec.source,
-                     "cached": "embedded" if cached is None else ("yes" if cached else "no"),
-                     "verified": "yes" if spec.verified else ("-" if spec.loader else "no sha256"),
-                     "plugin": spec.plugin})
-    if as_json:
+        row = {"name": spec.name, "n_samples": spec.n_samples, "n_features": spec.n_features,
+               "anomaly_ratio": None if ratio is None else round(ratio, 4),
+               "source": spec.source, "embedded": cached is None,
+               "cached": True if cached is None else cached, "verified": spec.verified,
+               "plugin": spec.plugin}
+        rows.append(row)
+        text_rows.append({**row, "n_samples": spec.n_samples or "",
+                          "n_features": spec.n_features or "",
+                          "anomaly_ratio": f"{ratio:.4f}" if ratio is not None else "",
+                          "cached": "embedded" if cached is None else ("yes" if cached else "no"),
+                          "verified": "yes" if spec.verified else ("-" if spec.loader else
+                                                                   "no sha256")})
+    if as_json:  # JSON types: numbers and booleans, null when unknown
         click.echo(json.dumps(rows, indent=2))
     else:
-        click.echo(_table(rows, ["name", "n_samples", "n_features", "anomaly_ratio", "source", "cached",
-                                 "verified"]))
+        click.echo(_table(text_rows, ["name", "n_samples", "n_features", "anomaly_ratio", "source",
+                                      "cached", "verified"]))
+
+
+@cli.group(name="detectors")
+def detectors_cmd() -> None:
+    """Show what a registered detector is before running it."""
+
+
+@detectors_cmd.command(name="info")
+@click.argument("name", shell_complete=_complete_detectors)
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def detectors_info(name: str, as_json: bool) -> None:
+    """The card of detector NAME: parameters with defaults and types, scoring rule, citation,
+    tags, plugin and version. NAME may carry parameters: 'vae[score=iwae]'.
+
+    It imports the detector's module (torch for a deep detector) to read its signature.
+    """
+    from bench import info
+
+    specs = plugins.get_detectors().select([name])
+    if len(specs) != 1:
+        raise click.BadParameter(f"{name!r} matches {len(specs)} detectors "
+                                 f"({', '.join(s.label for s in specs)}); name one",
+                                 param_hint="NAME")
+    card = info.card(specs[0])
+    click.echo(json.dumps(card, indent=2) if as_json else info.to_text(card), nl=as_json)
 
 
 @cli.group(name="plugins", invoke_without_command=True)
@@ -492,52 +579,66 @@ def _write(text: str, output: str | None) -> None:
 
 
 @cli.command()
-@click.option("--store", default="bench-results.sqlite", show_default=True, type=click.Path(dir_okay=False))
-@click.option("--metric", type=click.Choice(["auroc", "auprc"]), default="auroc", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "html", "latex", "json"]),
-              default="markdown", show_default=True)
+@click.option("--store", default=DEFAULT_STORE, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--metric", type=click.Choice(METRICS), default="auroc", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(LEADERBOARD_FORMATS), default=None,
+              help="table (the terminal: a rich table of the summaries), markdown, csv, html, "
+                   "latex or json. Default: table on a terminal, else markdown.")
 @click.option("--protocol", default=None, help="Only this protocol.")
-@click.option("--by", type=click.Choice(["detector", "family"]), default="detector", show_default=True,
+@click.option("--by", type=click.Choice(BY), default="detector", show_default=True,
               help="Rank detectors, or detector families (all their cells pooled per dataset).")
 @click.option("--reference", default=None, metavar="NAME",
               help="Add wins/ties/losses against this detector (or family), paired over datasets.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to a file.")
-def leaderboard(store: str, metric: str, fmt: str, protocol: str | None, by: str,
+def leaderboard(store: str, metric: str, fmt: str | None, protocol: str | None, by: str,
                 reference: str | None, output: str | None) -> None:
     """Ranked table: mean ± std over seeds per dataset, average rank and metric per detector.
 
-    Also median fit/score time and peak memory, and completeness (cells ok / cells planned),
-    with failed, timed-out and never-run cells counted.
+    Also median fit/score time and the cell's own peak memory, and completeness (cells ok /
+    cells planned), with failed, timed-out and never-run cells counted. The columns are
+    explained in docs/reading-tables.md.
     """
     from bench import leaderboard as lb
 
+    if fmt is None:
+        fmt = "table" if output is None and sys.stdout.isatty() else "markdown"
     cells, planned = lb.load(store, protocol)
+    width = None
+    if fmt == "table":
+        import shutil
+
+        width = shutil.get_terminal_size((160, 24)).columns
     try:
-        text = lb.render(cells, metric, fmt, by=by, planned=planned, reference=reference)
-    except ValueError as exc:
+        from bench import render
+
+        text = render.render(cells, metric, fmt, by=by, planned=planned, reference=reference,
+                             width=width)
+    except lb.UnknownReferenceError as exc:
         raise click.BadParameter(str(exc), param_hint="--reference") from None
     _write(text, output)
 
 
 @cli.command()
-@click.option("--store", default="bench-results.sqlite", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--store", default=DEFAULT_STORE, show_default=True, type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder to write into (created if missing).")
-@click.option("--format", "fmt", type=click.Choice(["html", "latex"]), default="html", show_default=True,
-              help="html: index.html with PNG figures beside it; latex: tables.tex (booktabs).")
-@click.option("--metric", type=click.Choice(["auroc", "auprc"]), default="auroc", show_default=True)
-@click.option("--posthoc", type=click.Choice(["nemenyi", "wilcoxon"]), default="nemenyi",
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="html", show_default=True,
+              help="html: index.html with PNG figures and the leaderboard as CSV/JSON beside it; "
+                   "latex: tables.tex (booktabs).")
+@click.option("--metric", type=click.Choice(METRICS), default="auroc", show_default=True)
+@click.option("--posthoc", type=click.Choice(POSTHOC), default="nemenyi",
               show_default=True, help="Post-hoc test after Friedman (wilcoxon: Holm-corrected).")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
               show_default=True, help="Significance level.")
-@click.option("--missing", type=click.Choice(["last", "drop"]), default="last", show_default=True,
+@click.option("--missing", type=click.Choice(MISSING), default="last", show_default=True,
               help="Statistics: a missing result ranks last on its dataset, or the dataset is "
                    "left out of the tests (use drop for a partial grid).")
 def report(store: str, out_dir: str, fmt: str, metric: str, posthoc: str, alpha: float,
            missing: str) -> None:
     """A static report of STORE: leaderboard, statistics, figures, failures, provenance.
 
-    The HTML report opens offline: index.html and its PNG figures, nothing from the network.
+    The HTML report opens offline: index.html, its PNG figures and the leaderboard as CSV and
+    JSON; its tables sort when a header is clicked, with no script from the network.
     """
     from bench import report as rep
 
@@ -551,8 +652,9 @@ EXPORT_COLUMNS = ["detector", "dataset", "protocol", "seed", "status", "auroc", 
 
 
 @cli.command()
-@click.option("--store", default="bench-results.sqlite", show_default=True, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--store", default=DEFAULT_STORE, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv", show_default=True,
+              help="csv, jsonl (one JSON object a line) or parquet (needs -o).")
 @click.option("--protocol", default=None, help="Only this protocol.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to a file.")
 def export(store: str, fmt: str, protocol: str | None, output: str | None) -> None:
@@ -560,12 +662,41 @@ def export(store: str, fmt: str, protocol: str | None, output: str | None) -> No
     cells = _load_cells(store, protocol)
     rest = [c for c in cells.columns if c not in EXPORT_COLUMNS]
     cells = cells[EXPORT_COLUMNS + rest]
+    if fmt == "parquet":
+        if not output:
+            raise click.UsageError("--format parquet writes a binary file: give -o FILE.parquet")
+        cells.to_parquet(output, index=False, engine="pyarrow")
+        click.echo(f"wrote {output} ({len(cells)} cells)", err=True)
+        return
     if fmt == "csv":
         text = cells.to_csv(index=False)
     else:
         text = cells.to_json(orient="records", lines=True)
         text = text if text.endswith("\n") or not text else text + "\n"
     _write(text, output)
+
+
+@cli.command()
+@click.argument("a")
+@click.argument("b")
+@click.option("--store", default=None, type=click.Path(dir_okay=False),
+              help="Compare two runs of this store: A and B are run ids (see bench report's "
+                   "provenance, or the runs table).")
+@click.option("--metric", type=click.Choice(METRICS), default="auroc", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to a file.")
+def compare(a: str, b: str, store: str | None, metric: str, as_json: bool,
+            output: str | None) -> None:
+    """Compare results A and B: two stores, or two runs of one store (--store S RUN_A RUN_B).
+
+    Per dataset the difference B - A of the mean over seeds; per detector wins, ties and
+    losses of B and a paired Wilcoxon signed-rank test over datasets; and the cells whose
+    parameters, plugin version or dataset file changed between A and B.
+    """
+    from bench import compare as cmp
+
+    result = cmp.compare(cmp.side(a, store), cmp.side(b, store), metric)
+    _write(cmp.to_json(result) if as_json else cmp.to_text(result), output)
 
 
 def _register_plugin_commands(group: click.Group, hook: Callable[..., Any]) -> None:

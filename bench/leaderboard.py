@@ -20,18 +20,19 @@ grid that was interrupted shows as incomplete rather than as a smaller whole.
 
 from __future__ import annotations
 
-import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-SCHEMA_VERSION = 2
-METRICS = ("auroc", "auprc")
-FORMATS = ("markdown", "csv", "html", "latex", "json")
-BY = ("detector", "family")
+from bench.errors import BenchError
+from bench.options import BY, LEADERBOARD_FORMATS, METRICS
+
+#: 3: ``detector`` without ``max_samples=``, which is its own column (CSV and JSON)
+SCHEMA_VERSION = 3
+FORMATS = LEADERBOARD_FORMATS
 #: Two means closer than this count as a tie in win/tie/loss counts (the tables show 3 decimals).
 TIE_TOLERANCE = 5e-4
 
@@ -137,11 +138,27 @@ def _labels(detectors: pd.Series, max_samples: pd.Series) -> list[str]:
     return out
 
 
-def _check(metric: str, by: str) -> None:
+class UnknownReferenceError(BenchError):
+    """``reference=`` names a detector (or family) without results."""
+
+
+def split_label(label: str) -> tuple[str, int | None]:
+    """Undo :func:`subsample_labels`: ``knn[k=5,max_samples=10000]`` -> ``("knn[k=5]", 10000)``."""
+    match = _MAX_SAMPLES.search(label)
+    if match is None:
+        return label, None
+    name = label[:match.start()] + label[match.end():]
+    return name.replace("[,", "[").replace("[]", ""), int(match.group(1))
+
+
+_MAX_SAMPLES = re.compile(r",?max_samples=(\d+)(?=[,\]])")
+
+
+def validate_options(metric: str, by: str) -> None:
     if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r} (choose from {', '.join(METRICS)})")
+        raise BenchError(f"unknown metric {metric!r} (choose from {', '.join(METRICS)})")
     if by not in BY:
-        raise ValueError(f"unknown grouping {by!r} (choose from {', '.join(BY)})")
+        raise BenchError(f"unknown grouping {by!r} (choose from {', '.join(BY)})")
 
 
 def grid(cells: pd.DataFrame, planned: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -163,7 +180,7 @@ def grid(cells: pd.DataFrame, planned: pd.DataFrame | None = None) -> pd.DataFra
 def per_dataset(cells: pd.DataFrame, metric: str = "auroc", *, by: str = "detector",
                 planned: pd.DataFrame | None = None) -> pd.DataFrame:
     """Mean and std over seeds (and, by family, over member detectors) per dataset."""
-    _check(metric, by)
+    validate_options(metric, by)
     keys = ["protocol", by, "dataset"]
     columns = [*keys, "auroc_mean", "auroc_std", "auprc_mean", "auprc_std", "fit_s", "score_s",
                "peak_mem_mb", "max_samples", "n_ok", "n_failed", "n_missing", "n_planned"]
@@ -217,7 +234,7 @@ def win_tie_loss(table: pd.DataFrame, reference: str, metric: str = "auroc", *,
         wide = group.pivot_table(index="dataset", columns=by, values=column, aggfunc="first",
                                   dropna=False)
         if reference not in wide.columns:
-            raise ValueError(f"reference {reference!r} has no results in protocol {protocol!r}; "
+            raise UnknownReferenceError(f"reference {reference!r} has no results in protocol {protocol!r}; "
                              f"choose from {', '.join(map(str, wide.columns))}")
         ref = wide[reference]
         for key in wide.columns:
@@ -302,36 +319,17 @@ def completeness_line(info: dict[str, Any]) -> str:
                 f"superseded by a later run) not shown." if info.get("cells_superseded") else ""))
 
 
-def matrix(cells: pd.DataFrame, metric: str = "auroc", protocol: str | None = None, *,
-           by: str = "detector", planned: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Datasets x detectors of "mean ± std" strings, in leaderboard order.
-
-    A cell reads ``failed`` where no seed finished and one failed, ``not run`` where none ran,
-    and carries ``(k/n failed)`` when only some seeds failed.
-    """
+def protocol_table(cells: pd.DataFrame, metric: str, protocol: str, *, by: str = "detector",
+                   planned: pd.DataFrame | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`per_dataset` rows of one protocol, and its detectors (or families) in rank order."""
+    cells = cells[cells["protocol"] == protocol]
+    if planned is not None:
+        planned = planned[planned["protocol"] == protocol]
     table = per_dataset(cells, metric, by=by, planned=planned)
-    if protocol is not None:
-        table = table[table["protocol"] == protocol]
-        cells = cells[cells["protocol"] == protocol]
-        if planned is not None:
-            planned = planned[planned["protocol"] == protocol]
     if table.empty:
-        return pd.DataFrame()
+        return table, []
     order = summary(cells, metric, by=by, planned=planned)
-    keys = list(dict.fromkeys(order[by]))
-
-    def cell(row: pd.Series) -> str:
-        mean, std = row[f"{metric}_mean"], row[f"{metric}_std"]
-        if pd.isna(mean):
-            return "failed" if row["n_failed"] else "not run"
-        text = f"{mean:.3f} ± {0.0 if pd.isna(std) else std:.3f}"
-        if row["n_failed"]:
-            text += f" ({int(row['n_failed'])}/{int(row['n_planned'])} failed)"
-        return text
-
-    table = table.assign(text=table.apply(cell, axis=1))
-    wide = table.pivot_table(index="dataset", columns=by, values="text", aggfunc="first")
-    return wide.reindex(columns=keys).fillna("—")
+    return table, list(dict.fromkeys(order[by]))
 
 
 def failures(cells: pd.DataFrame) -> pd.DataFrame:
@@ -344,137 +342,13 @@ def failures(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
-# rendering
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float | np.floating):
-        if math.isnan(value):
-            return "—"
-        return f"{value:.3f}" if abs(value) < 1000 else f"{value:.0f}"
-    return str(value)
-
-
-def to_markdown(frame: pd.DataFrame, index: bool = False) -> str:
-    if index:
-        frame = frame.reset_index()
-    header = [str(c) for c in frame.columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(_fmt(v).replace("|", "\\|").replace("\n", " ")
-                                       for v in row) + " |")
-    return "\n".join(lines)
-
-
-def latex_escape(text: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"),
-                 ("#", r"\#"), ("$", r"\$"), ("{", r"\{"), ("}", r"\}"), ("~", r"\~{}"),
-                 ("^", r"\^{}"), ("±", r"$\pm$"), ("—", "--")):
-        text = text.replace(a, b)
-    return text
-
-
-def to_latex(frame: pd.DataFrame, index: bool = False, caption: str = "", label: str = "") -> str:
-    """A booktabs table (needs ``\\usepackage{booktabs}``)."""
-    if index:
-        frame = frame.reset_index()
-    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
-    cols = "".join("r" if n else "l" for n in numeric)
-    lines = [r"\begin{table}[t]", r"\centering", r"\small", rf"\begin{{tabular}}{{{cols}}}",
-             r"\toprule", " & ".join(latex_escape(str(c)) for c in frame.columns) + r" \\",
-             r"\midrule"]
-    for row in frame.itertuples(index=False):
-        lines.append(" & ".join(latex_escape(_fmt(v)) for v in row) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    if caption:
-        lines.append(rf"\caption{{{latex_escape(caption)}}}")
-    if label:
-        lines.append(rf"\label{{{label}}}")
-    lines.append(r"\end{table}")
-    return "\n".join(lines)
-
-
-def to_html(frame: pd.DataFrame, index: bool = False) -> str:
-    return frame.to_html(index=index, float_format=lambda v: _fmt(v), na_rep="—",
-                         classes="table", border=0, escape=True)
+# rendering: see bench/render.py
 
 
 def render(cells: pd.DataFrame, metric: str = "auroc", fmt: str = "markdown", *,
            by: str = "detector", planned: pd.DataFrame | None = None,
            reference: str | None = None) -> str:
-    """The whole leaderboard (completeness, summary, per-dataset matrix, failures) in one format."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
-    _check(metric, by)
-    summ = summary(cells, metric, by=by, planned=planned, reference=reference)
-    long = per_dataset(cells, metric, by=by, planned=planned)
-    fails = failures(cells)
-    info = completeness(cells, planned)
-    if fmt == "csv":
-        first = [by, "dataset", "protocol"]
-        long = long[first + [c for c in long.columns if c not in first]]
-        return long.assign(schema_version=SCHEMA_VERSION).to_csv(index=False, float_format="%.6g")
-    if fmt == "json":
-        payload = {
-            "schema_version": SCHEMA_VERSION,
-            "metric": metric,
-            "by": by,
-            "reference": reference,
-            "completeness": info,
-            "summary": _records(summ),
-            "per_dataset": _records(long),
-            "failures": _records(fails),
-        }
-        return json.dumps(payload, indent=2, default=_json_default, allow_nan=False)
-    protocols = sorted(grid(cells, planned)["protocol"].unique()) if info["cells_planned"] else []
-    line = completeness_line(info)
-    parts: list[str] = []
-    if protocols:
-        parts += {"markdown": [line, ""], "latex": [f"% {line}", ""],
-                  "html": [f"<p class='completeness'>{line}</p>"]}[fmt]
-    vs = f", wins/ties/losses against {reference}" if reference else ""
-    for protocol in protocols:
-        s = summ[summ["protocol"] == protocol].drop(columns="protocol")
-        m = matrix(cells, metric, protocol, by=by, planned=planned)
-        title = f"Leaderboard: {metric.upper()}, protocol {protocol}, by {by}{vs}"
-        sub = f"{metric.upper()} per dataset (mean ± std over seeds), protocol {protocol}"
-        if fmt == "markdown":
-            parts += [f"## {title}", "", to_markdown(s), "", f"### {sub}", "",
-                      to_markdown(m, index=True), ""]
-        elif fmt == "latex":
-            parts += [to_latex(s, caption=title), "", to_latex(m, index=True, caption=sub), ""]
-        elif fmt == "html":
-            parts += [f"<h2>{title}</h2>", to_html(s), f"<h3>{sub}</h3>", to_html(m, index=True)]
-    if not fails.empty:
-        head = f"Cells that did not finish ({len(fails)})"
-        if fmt == "markdown":
-            parts += [f"### {head}", "", to_markdown(fails), ""]
-        elif fmt == "latex":
-            parts += [to_latex(fails, caption=head)]
-        elif fmt == "html":
-            parts += [f"<h3>{head}</h3>", to_html(fails)]
-    if not parts:
-        return "(no results in the store)\n"
-    if fmt == "html":
-        body = "\n".join(parts)
-        return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>anomaly-bench "
-                f"leaderboard</title></head><body>\n{body}\n</body></html>\n")
-    return "\n".join(parts).rstrip() + "\n"
+    """The whole leaderboard in one format (:func:`bench.render.render`)."""
+    from bench import render as rendering
 
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts with NaN turned into None (JSON has no NaN)."""
-    return [
-        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-        for row in frame.to_dict(orient="records")
-    ]
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return None if math.isnan(value) else float(value)
-    return str(value)
+    return rendering.render(cells, metric, fmt, by=by, planned=planned, reference=reference)

@@ -1,45 +1,32 @@
 """``bench report``: a static report of a result store.
 
-``html`` writes ``index.html`` plus PNG figures beside it: no script, no stylesheet or font from
-the network, so the folder opens offline and can be published as it is. It holds the completeness
-of the grid, the leaderboard, the Friedman test with its post-hoc test and critical difference
-diagram, per-dataset AUROC box plots, AUROC against fit time (the Pareto view), the training
-curves of the detectors that record a ``history`` (deep detectors), the failed cells with their
-reasons, and the provenance of every run. ``latex`` writes ``tables.tex`` with booktabs tables
-ready for a paper.
+``html`` writes ``index.html`` from a jinja2 template (``bench/templates/report.html.j2``), PNG
+figures, and the leaderboard as ``leaderboard.csv`` and ``leaderboard.json`` beside it, linked
+from the page. Nothing comes from the network: the few lines of script that sort the tables are
+inline, so the folder opens offline and can be published as it is. The page holds the
+completeness of the grid, the leaderboard (tables that sort, their first column kept in view),
+the Friedman test with its post-hoc test and critical difference diagram, one box plot of the
+metric over datasets per detector, the metric against fit time (the Pareto view, labels placed so
+they do not overlap), the training curves of the detectors that record a ``history`` (deep
+detectors), the failed cells with their reasons, and the provenance of every run. ``latex``
+writes ``tables.tex`` with booktabs tables ready for a paper.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from bench import leaderboard as lb
-from bench import stats
+from bench import render, stats
 from bench.errors import BenchError
+from bench.options import REPORT_FORMATS
 
-FORMATS = ("html", "latex")
-
-CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
-max-width:1280px;padding:1rem 2rem;color:#222;line-height:1.4}
-h1{margin-bottom:.2rem}h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
-.scroll{overflow-x:auto}
-table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1rem}
-th,td{border:1px solid #ddd;padding:.2rem .5rem;text-align:left;vertical-align:top;
-font-variant-numeric:tabular-nums}
-th{background:#f4f4f4}
-img{max-width:100%;height:auto;border:1px solid #eee}
-.note{color:#555;font-size:.9rem}
-nav a{margin-right:1rem}
-"""
+FORMATS = REPORT_FORMATS
 
 
 def build(store: str | Path, out: str | Path, *, fmt: str = "html", metric: str = "auroc",
@@ -51,7 +38,7 @@ def build(store: str | Path, out: str | Path, *, fmt: str = "html", metric: str 
     of the tests (for a partial grid, so unfinished detectors are not ranked by what is missing).
     """
     if fmt not in FORMATS:
-        raise ValueError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
+        raise BenchError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
     cells, planned = lb.load(store)
     if cells.empty and planned.empty:
         raise BenchError(f"store {store} holds no results yet")
@@ -77,6 +64,7 @@ def comparisons(cells: pd.DataFrame, planned: pd.DataFrame, metric: str, posthoc
     out: dict[str, stats.Comparison | str] = {}
     for protocol in protocols_of(cells, planned):
         scores = stats.score_matrix(table, metric, protocol=protocol)
+        scores.columns = [render.column_label(c) for c in scores.columns]
         try:
             out[protocol] = stats.compare(scores, method=posthoc, alpha=alpha, missing=missing)
         except BenchError as exc:
@@ -98,7 +86,7 @@ def _plt() -> Any:
 
 
 def _save(fig: Any, path: Path) -> str:
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    fig.savefig(path, dpi=100, bbox_inches="tight", pad_inches=0.15)
     _plt().close(fig)
     return path.name
 
@@ -107,55 +95,103 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text).strip("-").lower() or "x"
 
 
-def box_plots(ok: pd.DataFrame, order: list[str], path: Path, metric: str = "auroc") -> str:
-    """One panel per dataset: a box of the metric over seeds for each detector."""
+def box_plot(table: pd.DataFrame, order: list[str], path: Path, metric: str = "auroc") -> str:
+    """One horizontal box per detector: its metric on each dataset (mean over seeds), with the
+    datasets as dots; detectors in ``order`` (leaderboard order, best on top)."""
     plt = _plt()
-    from matplotlib.ticker import MaxNLocator
-    datasets = sorted(ok["dataset"].unique())
-    ncols = min(3, len(datasets))
-    nrows = math.ceil(len(datasets) / ncols)
-    height = max(1.8, 0.28 * len(order) + 0.8)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, height * nrows), squeeze=False,
-                             sharey=True)
-    for ax, dataset in zip(axes.flat, datasets, strict=False):
-        mine = ok[ok["dataset"] == dataset]
-        data = [mine.loc[mine["detector"] == d, metric].to_numpy() for d in order]
-        ax.boxplot([d if len(d) else [np.nan] for d in data], orientation="horizontal", widths=0.6)
-        ax.set_yticks(range(1, len(order) + 1), order, fontsize=8)
-        ax.invert_yaxis()
-        ax.set_title(dataset, fontsize=9)
-        ax.set_xlabel(metric.upper(), fontsize=8)
-        ax.tick_params(axis="x", labelsize=8)
-        ax.xaxis.set_major_locator(MaxNLocator(4))
-        ax.grid(axis="x", alpha=0.3)
-    for ax in axes.flat[len(datasets):]:
-        ax.set_visible(False)
+    column = f"{metric}_mean"
+    data = [table.loc[table["detector"] == d, column].dropna().to_numpy() for d in order]
+    labels = [render.column_label(d) for d in order]
+    fig, ax = plt.subplots(figsize=(9, 0.8 + 0.32 * len(order)))
+    ax.boxplot([d if len(d) else [math.nan] for d in data], orientation="horizontal",
+               widths=0.6, showfliers=False, medianprops={"color": "#c33"})
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for i, values in enumerate(data, 1):
+        ax.scatter(values, i + rng.uniform(-0.18, 0.18, len(values)), s=9, color="#3465a4",
+                   alpha=0.55, linewidths=0, zorder=3)
+    ax.set_yticks(range(1, len(order) + 1), labels, fontsize=9)
+    ax.set_ylim(len(order) + 0.6, 0.4)
+    ax.set_xlabel(f"{metric.upper()} on a dataset (mean over seeds)", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def place_labels(ax: Any, x: Any, y: Any, names: list[str], fontsize: int = 8) -> list[Any]:
+    """Annotate points so that no two labels overlap, nor a label and a point: each label tries
+    offsets around its point, nearest first, and takes the first free place; a label placed away
+    from its point gets a thin line to it."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    scale = fig.dpi / 72  # points to pixels
+    points = ax.transData.transform(list(zip(x, y, strict=True)))
+    taken = [(px - 5, py - 5, px + 5, py + 5) for px, py in points]
+    near = [(5, 2), (5, -11), (-5, 2), (-5, -11), (0, 7), (0, -17)]
+    candidates = near + [(dx, dy) for k in (1.5, 2, 3, 4, 5, 6, 8)
+                         for dx, dy in ((6 * k, 6 * k), (6 * k, -6 * k), (-6 * k, 6 * k),
+                                        (-6 * k, -6 * k), (0, 10 * k), (0, -10 * k))]
+    texts = []
+    for i in sorted(range(len(names)), key=lambda i: (-points[i][1], points[i][0])):
+        px, py = points[i]
+        probe = ax.text(0, 0, names[i], fontsize=fontsize)
+        box = probe.get_window_extent(renderer)
+        probe.remove()
+        w, h = box.width, box.height
+        place = None
+        for dx, dy in candidates:
+            left = px + dx * scale - (w if dx < 0 else w / 2 if dx == 0 else 0)
+            rect = (left, py + dy * scale, left + w, py + dy * scale + h)
+            if not any(_overlap(rect, other) for other in taken):
+                place = (dx, dy, rect)
+                break
+        if place is None:  # crowded beyond every candidate: the farthest one
+            dx, dy = candidates[-1]
+            left = px + dx * scale - (w if dx < 0 else w / 2 if dx == 0 else 0)
+            place = (dx, dy, (left, py + dy * scale, left + w, py + dy * scale + h))
+        dx, dy, rect = place
+        far = (dx, dy) not in near
+        texts.append(ax.annotate(
+            names[i], (x[i], y[i]), xytext=(dx, dy), textcoords="offset points",
+            fontsize=fontsize, ha="right" if dx < 0 else "center" if dx == 0 else "left",
+            va="bottom",
+            arrowprops={"arrowstyle": "-", "color": "#999", "lw": 0.6, "shrinkA": 0,
+                        "shrinkB": 3} if far else None))
+        taken.append(rect)
+    return texts
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def pareto(summary: pd.DataFrame, path: Path, metric: str = "auroc") -> str:
     """Average metric against median fit seconds; the Pareto front (faster and better) marked."""
     plt = _plt()
     frame = summary.dropna(subset=["fit_s_median", f"avg_{metric}"])
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(10, 6.5))
     x = frame["fit_s_median"].clip(lower=1e-4).to_numpy()
     y = frame[f"avg_{metric}"].to_numpy()
     front = [i for i in range(len(frame))
              if not any((x[j] <= x[i] and y[j] >= y[i]) and (x[j] < x[i] or y[j] > y[i])
                         for j in range(len(frame)))]
-    ax.scatter(x, y, color="#888")
-    for i, name in enumerate(frame["detector"]):
-        ax.annotate(name, (x[i], y[i]), fontsize=8, xytext=(4, 3), textcoords="offset points")
+    ax.scatter(x, y, color="#555", s=18, zorder=3)
     if front:
         idx = sorted(front, key=lambda i: x[i])
-        ax.plot(x[idx], y[idx], "-o", color="#c33", label="Pareto front")
+        ax.plot(x[idx], y[idx], "-", color="#c33", lw=1.2, label="Pareto front", zorder=2)
+        ax.scatter(x[idx], y[idx], color="#c33", s=26, zorder=4)
         ax.legend(fontsize=8, loc="lower right")
     ax.set_xscale("log")
+    if len(x):
+        ax.set_xlim(x.min() / 2.5, x.max() * 4)
+        span = max(y.max() - y.min(), 0.02)
+        ax.set_ylim(y.min() - 0.12 * span, y.max() + 0.12 * span)
     ax.set_xlabel("median fit time per cell (s, log scale)")
     ax.set_ylabel(f"average {metric.upper()} over datasets")
     ax.grid(alpha=0.3)
     fig.tight_layout()
+    place_labels(ax, x, y, [render.column_label(d) for d in frame["detector"]])
     return _save(fig, path)
 
 
@@ -201,10 +237,14 @@ def curves(hist: pd.DataFrame, path: Path) -> str:
                 ax.plot(run["epoch"], run["train_loss"], color=color, alpha=0.8, lw=1, label=label)
                 if run["val_loss"].notna().any():
                     ax.plot(run["epoch"], run["val_loss"], color=color, alpha=0.6, lw=1, ls="--")
-        ax.set_title(f"{detector} (solid: train, dashed: validation)", fontsize=9)
+        ax.set_title(f"{render.column_label(detector)} (solid: train, dashed: validation)",
+                     fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel("loss", fontsize=8)
+        low, high = mine[["train_loss", "val_loss"]].stack().agg(["min", "max"])
+        if high - low > 100:  # a few datasets' losses would flatten the others' curves
+            ax.set_yscale("symlog", linthresh=1)
+        ax.set_ylabel("loss (symlog)" if high - low > 100 else "loss", fontsize=8)
         ax.grid(alpha=0.3)
         if len(datasets) <= 10:
             ax.legend(fontsize=7)
@@ -218,129 +258,146 @@ def curves(hist: pd.DataFrame, path: Path) -> str:
 # html
 
 
-def _table(frame: pd.DataFrame, index: bool = False) -> str:
-    if frame.empty:
-        return "<p class='note'>(none)</p>"
-    if index:  # one header row: the index becomes the first column
-        frame = frame.rename_axis(index=frame.index.name or "", columns=None).reset_index()
-    return f"<div class='scroll'>{lb.to_html(frame)}</div>"
+def _environment() -> Any:
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.PackageLoader("bench", "templates"),
+                              autoescape=jinja2.select_autoescape(["html", "j2"]),
+                              trim_blocks=True, lstrip_blocks=True)
 
 
-def _img(name: str, alt: str) -> str:
-    return f"<p><img src='{html.escape(name)}' alt='{html.escape(alt)}'></p>"
+def _text_table(frame: pd.DataFrame, numeric: list[str] = ()) -> str:
+    frame = frame.astype(object).where(frame.notna(), render.DASH)
+    return render.html_table(render.Table(frame, [c in numeric for c in frame.columns]))
 
 
-def _figure(out: Path, name: str, alt: str, draw: Callable[[Path], str]) -> str:
-    return _img(draw(out / name), alt)
+def _pvalues(frame: pd.DataFrame) -> str:
+    text = frame.map(lambda p: render.DASH if pd.isna(p) else "< 0.001" if p < 0.001
+                     else f"{p:.3f}")
+    text = text.rename_axis(index=None, columns=None).reset_index(names="")
+    return render.html_table(render.Table(text, [False] + [True] * (len(text.columns) - 1)))
 
 
-def _provenance(runs: list[dict[str, Any]]) -> str:
-    if not runs:
-        return "<p class='note'>(no runs recorded)</p>"
-    parts = []
+def _provenance(runs: list[dict[str, Any]]) -> tuple[str, str]:
+    """One table of every run (a row each), and the versions when every run shares them."""
+    rows, versions = [], []
     for run in runs:
         try:
-            versions = json.loads(run.get("versions") or "{}")
+            found = json.loads(run.get("versions") or "{}")
         except ValueError:
-            versions = {}
-        fields = {
-            "command": run.get("command"),
-            "started": run.get("started_at"),
-            "finished": run.get("finished_at") or "(interrupted)",
-            "git commit": run.get("git_commit") or "(unknown)",
-            "machine": run.get("platform"),
-            "cells planned": run.get("n_planned"),
-            "options": run.get("options"),
-            "versions": ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
-        }
-        frame = pd.DataFrame({"": list(fields), "value": [str(v) for v in fields.values()]})
-        parts += [f"<h3>Run {run['run_id']}</h3>", _table(frame)]
-    return "\n".join(parts)
+            found = {}
+        try:
+            options = json.loads(run.get("options") or "{}")
+        except ValueError:
+            options = {"options": run.get("options")}
+        if not isinstance(options, dict):
+            options = {"options": options}
+        config = options.pop("config", None)
+        text = ", ".join(f"{k}={v}" for k, v in options.items() if v not in (None, False))
+        if config:
+            text += f"; grid file {config.get('file')}, block {config.get('block')}"
+        versions.append(", ".join(f"{k} {v}" for k, v in sorted(found.items())))
+        rows.append({"Run": run["run_id"], "Started": _minute(run.get("started_at")),
+                     "Finished": _minute(run.get("finished_at")) or "(interrupted)",
+                     "Cells planned": run.get("n_planned"),
+                     "Git commit": (run.get("git_commit") or "(unknown)")[:12],
+                     "Options": text, "Command": run.get("command"),
+                     "Machine": run.get("platform"), "Versions": versions[-1]})
+    if not rows:
+        return "", ""
+    frame = pd.DataFrame(rows)
+    shared = []
+    for column in ("Machine", "Versions"):  # said once above the table when every run shares it
+        if frame[column].nunique(dropna=False) == 1:
+            shared.append(f"{column.lower()}: {frame[column].iloc[0]}")
+            frame = frame.drop(columns=column)
+    numeric = ["Run", "Cells planned"]
+    return _text_table(frame, numeric), "; ".join(shared)
+
+
+def _minute(stamp: str | None) -> str | None:
+    """``2026-11-23T11:46:25+00:00`` as ``2026-11-23 11:46 UTC``."""
+    if not stamp:
+        return None
+    text = stamp.replace("T", " ")[:16]
+    return f"{text} UTC" if stamp.endswith(("+00:00", "Z")) else text
 
 
 def _html(cells: pd.DataFrame, planned: pd.DataFrame, runs: list[dict[str, Any]], out: Path,
           metric: str, posthoc: str, alpha: float, missing: str = "last") -> Path:
     info = lb.completeness(cells, planned)
-    ok = cells[cells["status"] == "ok"]
     hist = histories(cells)
     results = comparisons(cells, planned, metric, posthoc, alpha, missing)
-    body: list[str] = [
-        "<h1>anomaly-bench report</h1>",
-        f"<p class='note'>{html.escape(lb.completeness_line(info))} Metric: {metric.upper()}, "
-        "mean over seeds per dataset.</p>",
-        "<nav><a href='#leaderboard'>Leaderboard</a><a href='#statistics'>Statistics</a>"
-        "<a href='#figures'>Figures</a><a href='#training'>Training curves</a>"
-        "<a href='#failures'>Failures</a><a href='#provenance'>Provenance</a></nav>",
-        "<h2 id='leaderboard'>Leaderboard</h2>",
-    ]
-    summaries = {}
+    (out / "leaderboard.csv").write_text(render.render(cells, metric, "csv", planned=planned),
+                                         encoding="utf-8")
+    (out / "leaderboard.json").write_text(render.render(cells, metric, "json", planned=planned),
+                                          encoding="utf-8")
+    leaderboards, figures = [], []
     for protocol in protocols_of(cells, planned):
         mine_c = cells[cells["protocol"] == protocol]
         mine_p = planned[planned["protocol"] == protocol]
         summ = lb.summary(mine_c, metric, planned=mine_p)
-        summaries[protocol] = summ
-        body += [f"<h3>Protocol {html.escape(protocol)}</h3>",
-                 "<p class='note'>Average rank over datasets (1 = best, ties averaged, a missing "
-                 "result ranks last); times in seconds, memory in MB (medians over ok cells); "
-                 "completeness = cells ok / cells planned.</p>",
-                 _table(summ.drop(columns="protocol")),
-                 f"<h4>{metric.upper()} per dataset (mean ± std over seeds)</h4>",
-                 _table(lb.matrix(mine_c, metric, protocol, planned=mine_p), index=True)]
-    body.append("<h2 id='statistics'>Statistics</h2>")
-    for protocol, result in results.items():
-        body.append(f"<h3>Protocol {html.escape(protocol)}</h3>")
-        if isinstance(result, str):
-            body.append(f"<p class='note'>Not computed: {html.escape(result)}.</p>")
+        slug = _slug(protocol)
+        leaderboards.append({
+            "protocol": protocol, "slug": slug,
+            "summary": render.html_table(render.summary_table(summ)),
+            "matrix": render.html_table(render.matrix_table(cells, metric, protocol,
+                                                            planned=planned)),
+        })
+        table, order = lb.protocol_table(cells, metric, protocol, planned=planned)
+        if mine_c[mine_c["status"] == "ok"].empty:
             continue
-        body.append(f"<p>{html.escape(result.text())}</p>")
+        figures.append({
+            "protocol": protocol,
+            "box": box_plot(table, order, out / f"box-{slug}.png", metric),
+            "pareto": pareto(summ, out / f"pareto-{slug}.png", metric),
+        })
+    statistics = []
+    for protocol, result in results.items():
+        if isinstance(result, str):
+            statistics.append({"protocol": protocol, "error": result})
+            continue
+        notes = []
         if result.excluded:
-            body.append("<p class='note'>Left out of the tests (no result on any dataset): "
-                        f"{html.escape(', '.join(result.excluded))}.</p>")
+            notes.append("Left out of the tests (no result on any dataset): "
+                         f"{', '.join(result.excluded)}.")
         if result.imputed:
-            body.append(f"<p class='note'>{result.imputed} missing result(s) (failed, timed out "
-                        "or not run) rank last on their dataset, as in the leaderboard.</p>")
+            notes.append(f"{result.imputed} missing result(s) (failed, timed out or not run) "
+                         "rank last on their dataset, as in the leaderboard.")
         if result.dropped:
-            body.append("<p class='note'>Datasets left out of the tests (missing results): "
-                        f"{html.escape(', '.join(result.dropped))}.</p>")
-        body.append(_figure(out, f"cd-{_slug(protocol)}.png",
-                            f"critical difference diagram, protocol {protocol}",
-                            lambda p, r=result, t=protocol: stats.cd_diagram(r, p, t).name))
+            notes.append("Datasets left out of the tests (missing results): "
+                         f"{', '.join(result.dropped)}.")
+        figure = stats.cd_diagram(result, out / f"cd-{_slug(protocol)}.png",
+                                  f"protocol {protocol}").name
         method = ("Nemenyi" if result.posthoc_method == "nemenyi"
                   else "Wilcoxon signed-rank, Holm-corrected")
-        body += [f"<h4>Post-hoc p-values ({method})</h4>", _table(result.posthoc, index=True)]
-    body.append("<h2 id='figures'>Figures</h2>")
-    for protocol, summ in summaries.items():
-        mine = ok[ok["protocol"] == protocol]
-        if mine.empty:
-            continue
-        order = list(summ["detector"])
-        slug = _slug(protocol)
-        body += [
-            f"<h3>{metric.upper()} per dataset over seeds, protocol {html.escape(protocol)}</h3>",
-            _figure(out, f"box-{slug}.png", f"{metric} box plots, protocol {protocol}",
-                    lambda p, m=mine, o=order: box_plots(m, o, p, metric)),
-            f"<h3>{metric.upper()} against fit time, protocol {html.escape(protocol)}</h3>",
-            _figure(out, f"pareto-{slug}.png", f"{metric} against fit time, protocol {protocol}",
-                    lambda p, s=summ: pareto(s, p, metric)),
-        ]
-    body.append("<h2 id='training'>Training curves</h2>")
-    if hist.empty:
-        body.append("<p class='note'>No cell recorded a training history.</p>")
-    else:
-        body.append(_figure(out, "training-curves.png", "training curves",
-                            lambda p: curves(hist, p)))
+        statistics.append({"protocol": protocol, "text": result.text(), "notes": notes,
+                           "figure": figure, "method": method,
+                           "posthoc": _pvalues(result.posthoc)})
     fails = lb.failures(cells)
-    body += [f"<h2 id='failures'>Failures ({len(fails)})</h2>", _table(fails)]
-    missing = lb.grid(cells, planned)
-    missing = missing[missing["status"] == "missing"]
-    if len(missing):
-        body += [f"<h3>Planned but never run ({len(missing)})</h3>",
-                 _table(missing[["protocol", "detector", "dataset", "seed"]])]
-    body += ["<h2 id='provenance'>Provenance</h2>", _provenance(runs)]
-    page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            "<title>anomaly-bench report</title>"
-            f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    never = lb.grid(cells, planned)
+    never = never[never["status"] == "missing"]
+    training = curves(hist, out / "training-curves.png") if not hist.empty else None
+    provenance, shared_versions = _provenance(runs)
+    page = _environment().get_template("report.html.j2").render(
+        completeness=lb.completeness_line(info),
+        metric=metric.upper(),
+        downloads=[{"href": "leaderboard.csv", "text": "leaderboard.csv (one row per detector "
+                    "and dataset)"}, {"href": "leaderboard.json", "text": "leaderboard.json "
+                                      "(summary, per dataset, failures)"}],
+        leaderboards=leaderboards,
+        statistics=statistics,
+        figures=figures,
+        training=training,
+        n_failures=len(fails),
+        failures=render.html_table(render.failures_table(fails)) if len(fails)
+        else "<p class='note'>(none)</p>",
+        n_missing=len(never),
+        missing=_text_table(never[["protocol", "detector", "dataset", "seed"]], ["seed"])
+        if len(never) else "",
+        runs=provenance,
+        versions=shared_versions,
+    )
     path = out / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
@@ -363,16 +420,18 @@ def _latex(cells: pd.DataFrame, planned: pd.DataFrame, out: Path, metric: str, p
         keep = ["detector", "avg_rank", "avg_auroc", "avg_auprc", "fit_s_median",
                 "peak_mem_mb_median", "completeness"]
         slug = _slug(protocol)
-        parts += [lb.to_latex(summ[keep], caption=f"Average rank and {metric.upper()} over "
-                              f"datasets, protocol {protocol}", label=f"tab:summary-{slug}"), "",
-                  lb.to_latex(lb.matrix(mine_c, metric, protocol, planned=mine_p), index=True,
-                              caption=f"{metric.upper()} per dataset (mean ± std over seeds), "
-                                      f"protocol {protocol}", label=f"tab:{metric}-{slug}"), ""]
+        matrix = render.matrix_table(cells, metric, protocol, planned=planned)
+        parts += [render.latex(render.summary_table(summ[keep]),
+                               caption=f"Average rank and {metric.upper()} over datasets, "
+                                       f"protocol {protocol}", label=f"tab:summary-{slug}"), "",
+                  render.latex(matrix, caption=f"{metric.upper()} per dataset (mean ± std over "
+                                               f"seeds; bold: best), protocol {protocol}",
+                               label=f"tab:{metric}-{slug}"), ""]
         result = results[protocol]
         if isinstance(result, stats.Comparison):
-            ranks = result.avg_ranks.rename("avg_rank").to_frame()
-            parts += [lb.to_latex(ranks, index=True, caption=result.text(),
-                                  label=f"tab:ranks-{slug}"), ""]
+            ranks = result.avg_ranks.rename("avg_rank").rename_axis("detector").reset_index()
+            parts += [render.latex(render.summary_table(ranks), caption=result.text(),
+                                   label=f"tab:ranks-{slug}"), ""]
     path = out / "tables.tex"
     path.write_text("\n".join(parts), encoding="utf-8")
     return path

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.options import MISSING, POSTHOC
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-POSTHOC = ("nemenyi", "wilcoxon")
-MISSING = ("last", "drop")
 #: A missing score is imputed this far below the worst score on its dataset (so it ranks last).
 IMPUTE_GAP = 1e-9
 
@@ -160,15 +160,17 @@ def cd_diagram(result: Comparison, path: str | Path, title: str = "") -> Path:
     import scikit_posthocs as sp
 
     k = result.n_detectors
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.28 * k))
-    kwargs: dict[str, Any] = {"alpha": result.alpha, "ax": ax}
+    longest = max((len(str(label)) for label in result.avg_ranks.index), default=8)
+    # labels sit left and right of the rank axis: give them room (about 0.07 in per character)
+    fig, ax = plt.subplots(figsize=(7 + 2 * 0.075 * longest, 1.4 + 0.3 * k))
+    kwargs: dict[str, Any] = {"alpha": result.alpha, "ax": ax,
+                              "label_props": {"fontsize": 9}}
     sp.critical_difference_diagram(result.avg_ranks, result.posthoc, **kwargs)
     note = f"Friedman p = {result.pvalue:.3g}; {result.posthoc_method} post-hoc, alpha {result.alpha}"
     if result.critical_difference is not None:
         note += f", CD = {result.critical_difference:.2f}"
     ax.set_title(f"{title}\n{note}" if title else note, fontsize=9)
-    fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.2)
     plt.close(fig)
     return path

@@ -38,12 +38,46 @@ def invoke(*args: str) -> str:
     return result.output
 
 
+def row(markdown: str, first: str) -> list[str]:
+    """The cells of the Markdown table row whose first cell is ``first``."""
+    for line in markdown.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells and cells[0] == first:
+            return cells
+    raise AssertionError(f"no row {first!r} in\n{markdown}")
+
+
 def test_leaderboard_shows_completeness_and_failures(store):
     out = invoke("leaderboard", "--store", str(store))
     assert "Completeness: 13 of 17 planned cells ok (76.5%); 4 failed, 0 timed out, 0 not run." in out
     assert "### Cells that did not finish (4)" in out and "n_neighbors" in out
-    assert "| knn[n_neighbors=5000] | 4.500 |" in out  # last on both datasets, tied with ae's gap
-    assert re.search(r"\| synthetic:local \| 0\.\d{3} ± 0\.\d{3} \|", out)
+    header = row(out, "Detector")
+    assert header[:4] == ["Detector", "Avg rank", "AUROC", "AUPRC"]
+    assert "Cell's own peak MB" in header and "Max rows" not in header  # nothing subsampled
+    knn = dict(zip(header, row(out, "knn[n_neighbors=5000]"), strict=True))
+    # last on both datasets, tied with ae's gap; no result, so no time; nothing finished: 0%
+    assert knn["Avg rank"] == "4.50" and knn["AUROC"] == "—" and knn["Fit time"] == "—"
+    assert knn["Complete"] == "0.0%" and knn["Failed"] == "4"
+    iforest = dict(zip(header, row(out, "iforest"), strict=True))
+    assert re.fullmatch(r"\d+(\.\d)? ms|\d\.\d\d s", iforest["Fit time"]), iforest
+    assert re.fullmatch(r"\d+", iforest["Cell's own peak MB"]), iforest  # whole MB
+    assert iforest["Complete"] == "100.0%"
+    # per dataset: mean ± std over 2 seeds; ae ran one seed, so no "± 0.000"
+    matrix_header = row(out, "Dataset")
+    local = dict(zip(matrix_header, row(out, "synthetic:local"), strict=True))
+    glob = dict(zip(matrix_header, row(out, "synthetic:global"), strict=True))
+    assert re.fullmatch(r"(\*\*)?0\.\d{3} ± 0\.\d{3}(\*\*)?", local["iforest"])
+    assert re.fullmatch(r"(\*\*)?[01]\.\d{3}(\*\*)?", glob["ae[epochs=2]"]), glob
+    assert local["ae[epochs=2]"] == "not run" or local["ae[epochs=2]"] == "—"
+    # the best mean on each dataset is bold (ties all bold), numbers are right-aligned
+    for line in (local, glob):
+        scores = {k: float(v.strip("*").split()[0]) for k, v in line.items()
+                  if k != "Dataset" and v[:1] in "*01"}
+        best = max(scores.values())
+        assert {k for k, v in line.items() if v.startswith("**")} == \
+            {k for k, v in scores.items() if v == best}
+    align = next(line for line in out.splitlines() if line.startswith("|:") or line.startswith("|-"))
+    assert align.split("|")[1].startswith(":-") and align.split("|")[2].endswith("-:")
     payload = json.loads(invoke("leaderboard", "--store", str(store), "--format", "json"))
     assert payload["completeness"] == {"cells_planned": 17, "cells_ok": 13, "cells_failed": 4,
                                        "cells_timeout": 0, "cells_missing": 0,
@@ -79,9 +113,11 @@ def test_leaderboard_reference_by_family_and_formats(store):
         "losses"] == 1
     assert rows["knn[n_neighbors=5000]"]["wins"] == 0  # nothing to pair
     out = invoke("leaderboard", "--store", str(store), "--by", "family")
-    assert "by family" in out and "| classical | 4 |" in out and "| reconstruction | 1 |" in out
+    assert "by family" in out
+    assert row(out, "classical")[1] == "4" and row(out, "reconstruction")[1] == "1"
     csv = invoke("leaderboard", "--store", str(store), "--format", "csv")
-    assert csv.splitlines()[0].startswith("detector,dataset,protocol,auroc_mean,auroc_std,auprc_mean")
+    assert csv.splitlines()[0].startswith(
+        "detector,max_samples,dataset,protocol,auroc_mean,auroc_std,auprc_mean")
     for fmt in ("markdown", "html", "latex"):
         assert "iforest" in invoke("leaderboard", "--store", str(store), "--format", fmt,
                                    "--reference", "iforest")
@@ -93,16 +129,25 @@ def test_html_report_images_exist_and_are_referenced(store, tmp_path):
     out = tmp_path / "report"
     invoke("report", "--store", str(store), "--out", str(out))
     page = (out / "index.html").read_text(encoding="utf-8")
-    sources = re.findall(r"<img src='([^']+)'", page)
+    sources = re.findall(r'<img src="([^"]+)"', page)
     assert {"cd-unsupervised.png", "box-unsupervised.png", "pareto-unsupervised.png",
             "training-curves.png"} <= set(sources)
     for name in sources:
         assert "/" not in name and (out / name).read_bytes()[:4] == b"\x89PNG"
     assert {p.name for p in out.glob("*.png")} == set(sources)
-    assert "http://" not in page and "https://" not in page and "<script" not in page
+    # offline: nothing from the network, the sorting script inline
+    assert "http://" not in page and "https://" not in page and "<script src" not in page
+    # one box plot per protocol, not a panel per dataset
+    assert [s for s in sources if s.startswith("box-")] == ["box-unsupervised.png"]
+    # the data beside the page, linked from it
+    for name in ("leaderboard.csv", "leaderboard.json"):
+        assert f'href="{name}"' in page and (out / name).stat().st_size > 100
+    payload = json.loads((out / "leaderboard.json").read_text())
+    assert {r["detector"] for r in payload["summary"]} >= {"iforest", "knn[n_neighbors=5000]"}
+    assert page.count("class='board'") >= 4  # summary, matrix, p-values, failures: sortable
     for text in ("Completeness: 13 of 17", "Friedman chi²", "Left out of the tests",
                  "Post-hoc p-values (Nemenyi)", "Failures (4)", "Expected n_neighbors",
-                 "bench run --detectors", "git commit", "numpy"):
+                 "bench run --detectors", "Git commit", "numpy"):
         assert text in page, text
 
 
@@ -111,8 +156,10 @@ def test_latex_report_and_wilcoxon(store, tmp_path):
            "--posthoc", "wilcoxon")
     tex = (tmp_path / "tables.tex").read_text(encoding="utf-8")
     assert tex.count(r"\begin{tabular}") == 3 and r"\toprule" in tex
-    assert r"0.993 $\pm$" in tex or r"$\pm$" in tex
+    assert re.search(r"0\.\d{3} \$\\pm\$ 0\.\d{3}", tex)
+    assert r"\textbf{" in tex  # the best per dataset
     assert "knn[n\\_neighbors=5000]" in tex
+    assert "±" not in tex and "≤" not in tex  # pdflatex-safe
 
 
 def test_report_missing_drop_leaves_incomplete_datasets_out_of_the_tests(store, tmp_path):

@@ -114,8 +114,10 @@ class DevTools:
         os.close(self._r)
 
 
-def load_page(url: str, profile: Path, screenshot: Path | None = None) -> dict[str, Any]:
-    """Open ``url``; return its images' states and every error-level message it logged."""
+def load_page(url: str, profile: Path, screenshot: Path | None = None,
+              script: str | None = None) -> dict[str, Any]:
+    """Open ``url``; return its images' states, every error-level message it logged, and the
+    value of ``script`` (a JavaScript expression) evaluated in the page."""
     assert CHROMIUM
     tools = DevTools(CHROMIUM, profile)
     try:
@@ -132,6 +134,10 @@ def load_page(url: str, profile: Path, screenshot: Path | None = None) -> dict[s
                        "i => ({src: i.getAttribute('src'), complete: i.complete, "
                        "width: i.naturalWidth})))",
         )["result"]["value"]
+        value = None
+        if script is not None:
+            value = tools.send("Runtime.evaluate", session, returnByValue=True,
+                               awaitPromise=True, expression=script)["result"].get("value")
         if screenshot is not None:
             data = tools.send("Page.captureScreenshot", session, format="png",
                               captureBeyondViewport=True)["data"]
@@ -145,7 +151,7 @@ def load_page(url: str, profile: Path, screenshot: Path | None = None) -> dict[s
                 errors.append(json.dumps(params.get("args")))
             elif method == "Runtime.exceptionThrown":
                 errors.append(json.dumps(params.get("exceptionDetails")))
-        return {"images": images, "errors": errors}
+        return {"images": images, "errors": errors, "value": value}
     finally:
         tools.close()
 
@@ -162,12 +168,40 @@ def test_report_loads_in_headless_chromium(tmp_path):
     result = runner.invoke(cli, ["report", "--store", str(store), "--out", str(out)])
     assert result.exit_code == 0, result.output
     shot = Path(os.environ.get("BENCH_REPORT_SCREENSHOT", tmp_path / "report.png"))
-    page = load_page((out / "index.html").as_uri(), tmp_path / "profile", screenshot=shot)
-    assert len(page["images"]) >= 3, page
+    page = load_page((out / "index.html").as_uri(), tmp_path / "profile", screenshot=shot,
+                     script=SORT_CHECK)
+    assert len(page["images"]) == 3, page  # CD diagram, box plot, Pareto view
     for image in page["images"]:
         assert image["complete"] and image["width"] > 0, image
     assert page["errors"] == []
     assert shot.stat().st_size > 10_000
+    check = page["value"]
+    # a click on a header sorts by it: AUROC descending, a second click ascending; the
+    # detector without a result (knn: "—") stays last both times
+    down, up = check["down"], check["up"]
+    assert down == sorted(down, reverse=True) and len(down) == 3, check
+    assert up == sorted(up) and sorted(up) == sorted(down), check
+    assert check["last"] == ["—"], check
+    assert check["names"][0] != check["names_up"][0]
+    assert check["sticky"] == "sticky"  # the first column stays in view
+
+
+# Click the summary table's AUROC header twice; read the column (numbers, then the rest) and
+# whether the first column is sticky.
+SORT_CHECK = """(() => {
+  const table = document.querySelector("table.board");
+  const heads = Array.from(table.querySelectorAll("thead th"));
+  const col = heads.findIndex(th => th.textContent.trim() === "AUROC");
+  const read = () => Array.from(table.tBodies[0].rows).map(r => r.cells[col].textContent.trim());
+  const names = () => Array.from(table.tBodies[0].rows).map(r => r.cells[0].textContent.trim());
+  heads[col].click();
+  const down = read(), namesDown = names();
+  heads[col].click();
+  const up = read(), namesUp = names();
+  return {down: down.filter(v => v !== "—").map(Number), up: up.filter(v => v !== "—").map(Number),
+          last: up.slice(-1), names: namesDown, names_up: namesUp,
+          sticky: getComputedStyle(table.tBodies[0].rows[0].cells[0]).position};
+})()"""
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it)")

@@ -122,5 +122,5 @@ def test_win_tie_loss_is_paired_over_datasets_with_both_results():
     wtl = lb.win_tie_loss(table, "ref").set_index("detector")
     assert wtl.loc["x", ["wins", "ties", "losses"]].tolist() == [2, 1, 1]
     assert wtl.loc["ref", ["wins", "ties", "losses"]].tolist() == [0, 4, 0]
-    with pytest.raises(ValueError, match="reference 'nope'"):
+    with pytest.raises(lb.UnknownReferenceError, match="reference 'nope'"):
         lb.win_tie_loss(table, "nope")
