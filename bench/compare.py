@@ -76,8 +76,11 @@ def run_cells(store: str, run_id: int) -> pd.DataFrame:
 
 
 def _slots(cells: pd.DataFrame) -> pd.DataFrame:
+    """Cells keyed by slot: the detector's name without ``max_samples=``, and max_samples as a
+    number (-1: every row)."""
     frame = cells.copy()
     frame["max_samples"] = frame["max_samples"].astype("float").fillna(-1).astype(int)
+    frame["detector"] = [lb.split_label(d)[0] for d in frame["detector"]]
     return frame
 
 
@@ -92,21 +95,25 @@ def compare(a: Side, b: Side, metric: str = "auroc",
     both = merged[merged["_merge"] == "both"]
     changed = _changed(both)
     ok = both[(both["status_a"] == "ok") & (both["status_b"] == "ok")]
-    per = ok.groupby(["protocol", "detector", "dataset"], sort=True).agg(
+    per = ok.groupby(["protocol", "detector", "max_samples", "dataset"], sort=True).agg(
         a=(f"{metric}_a", "mean"), b=(f"{metric}_b", "mean"), n_seeds=("seed", "nunique"),
     ).reset_index()
     per["diff"] = per["b"] - per["a"]
     rows = []
-    for (protocol, detector), group in per.groupby(["protocol", "detector"], sort=True):
+    for (protocol, detector, rows_), group in per.groupby(["protocol", "detector", "max_samples"],
+                                                          sort=True):
         diff = group["diff"]
         rows.append({
-            "protocol": protocol, "detector": detector, "datasets": len(group),
+            "protocol": protocol, "detector": detector, "max_samples": rows_,
+            "datasets": len(group),
             "wins": int((diff > tolerance).sum()), "ties": int((diff.abs() <= tolerance).sum()),
             "losses": int((diff < -tolerance).sum()), "mean_diff": float(diff.mean()),
             "p_wilcoxon": wilcoxon(diff.to_numpy()),
         })
-    summary = pd.DataFrame(rows, columns=["protocol", "detector", "datasets", "wins", "ties",
-                                          "losses", "mean_diff", "p_wilcoxon"])
+    summary = pd.DataFrame(rows, columns=["protocol", "detector", "max_samples", "datasets", "wins",
+                                          "ties", "losses", "mean_diff", "p_wilcoxon"])
+    for frame in (summary, per):
+        frame["max_samples"] = _rows(frame["max_samples"])
     return Comparison(per_dataset=per, summary=summary, changed=changed, only_a=only_a,
                       only_b=only_b, a=a.name, b=b.name, metric=metric)
 
@@ -137,8 +144,16 @@ def _changed(both: pd.DataFrame) -> pd.DataFrame:
             "b": "; ".join(f"{p}={row[f'{p}_b']}" for p in what),
         })
     frame = pd.DataFrame(rows, columns=[*SLOT, "changed", "a", "b"])
-    frame["max_samples"] = frame["max_samples"].map(lambda m: None if m == -1 else m)
+    frame["max_samples"] = _rows(frame["max_samples"])
     return frame
+
+
+def _rows(column: pd.Series) -> pd.Series:
+    """max_samples back to a number or None (every row), as an object column for JSON."""
+    import pandas as pd
+
+    return pd.Series([None if m == -1 else int(m) for m in column], index=column.index,
+                     dtype=object)
 
 
 def _norm(value: Any) -> Any:
@@ -167,10 +182,11 @@ def to_text(result: Comparison) -> str:
         mean_diff=result.summary["mean_diff"].map(lambda v: f"{v:+.3f}"),
         p_wilcoxon=result.summary["p_wilcoxon"].map(
             lambda p: "— (all equal)" if p != p else "< 0.001" if p < 0.001 else f"{p:.3f}"))
-    summary.columns = ["Protocol", "Detector", "Datasets", "Wins (B)", "Ties", "Losses (B)",
-                       f"Mean {m} diff", "Wilcoxon p"]
+    summary["max_samples"] = summary["max_samples"].map(lambda r: render.format_value(r, "rows"))
+    summary.columns = ["Protocol", "Detector", "Max rows", "Datasets", "Wins (B)", "Ties",
+                       "Losses (B)", f"Mean {m} diff", "Wilcoxon p"]
     lines += ["## Wins, ties and losses of B against A per detector", "",
-              render.markdown(render.Table(summary, [False, False] + [True] * 6)), ""]
+              render.markdown(render.Table(summary, [False, False] + [True] * 7)), ""]
     lines += [f"## Cells whose parameters or versions changed ({len(result.changed)})", ""]
     if len(result.changed):
         changed = result.changed.astype(object).where(result.changed.notna(), "all")
@@ -186,9 +202,13 @@ def to_text(result: Comparison) -> str:
     if len(per):
         shown = per.assign(**{c: per[c].map(lambda v: f"{v:.3f}") for c in ("a", "b")},
                            diff=per["diff"].map(lambda v: f"{v:+.3f}"))
-        shown = shown[["protocol", "detector", "dataset", "a", "b", "diff", "n_seeds"]]
-        shown.columns = ["Protocol", "Detector", "Dataset", f"{m} A", f"{m} B", "B - A", "Seeds"]
-        lines.append(render.markdown(render.Table(shown, [False] * 3 + [True] * 4)))
+        shown["max_samples"] = shown["max_samples"].map(lambda r: render.format_value(r, "rows"))
+        shown = shown[["protocol", "detector", "max_samples", "dataset", "a", "b", "diff",
+                       "n_seeds"]]
+        shown.columns = ["Protocol", "Detector", "Max rows", "Dataset", f"{m} A", f"{m} B",
+                         "B - A", "Seeds"]
+        lines.append(render.markdown(render.Table(shown, [False, False, True, False]
+                                                  + [True] * 4)))
     return "\n".join(lines).rstrip() + "\n"
 
 

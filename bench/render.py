@@ -341,12 +341,12 @@ def render(cells: pd.DataFrame, metric: str = "auroc", fmt: str = "markdown", *,
     for protocol in protocols:
         title = f"Leaderboard: {metric.upper()}, protocol {protocol}, by {by}{vs}"
         mine = summary[summary["protocol"] == protocol]
-        mat = matrix_table(cells, metric, protocol, by=by, planned=planned)
-        note = ("; ≤10k: run on at most that many rows (stratified)"
-                if any("≤" in str(c) for c in mat.frame.columns) else "")
+        per_dataset_table = matrix_table(cells, metric, protocol, by=by, planned=planned)
+        note = ("; a header with ≤N: run on at most N rows of each dataset (stratified)"
+                if any("≤" in str(c) for c in per_dataset_table.frame.columns) else "")
         sub = (f"{metric.upper()} per dataset (mean ± std over seeds; bold: best on the "
                f"dataset{note}), protocol {protocol}")
-        sections.append((title, summary_table(mine, by), sub, mat))
+        sections.append((title, summary_table(mine, by), sub, per_dataset_table))
     fail_head = f"Cells that did not finish ({len(fails)})"
     fail_table = failures_table(fails) if len(fails) else None
     if fmt == "table":
@@ -354,22 +354,23 @@ def render(cells: pd.DataFrame, metric: str = "auroc", fmt: str = "markdown", *,
     parts: list[str] = []
     if fmt == "markdown":
         parts += [line, ""]
-        for title, summ, sub, mat in sections:
-            parts += [f"## {title}", "", markdown(summ), "", f"### {sub}", "", markdown(mat), ""]
+        for title, ranked, sub, per_dataset_table in sections:
+            parts += [f"## {title}", "", markdown(ranked), "", f"### {sub}", "",
+                      markdown(per_dataset_table), ""]
         if fail_table is not None:
             parts += [f"### {fail_head}", "", markdown(fail_table), ""]
         return "\n".join(parts).rstrip() + "\n"
     if fmt == "latex":
         parts += [f"% {line}", "% needs \\usepackage{booktabs}", ""]
-        for title, summ, sub, mat in sections:
-            parts += [latex(summ, caption=title), "", latex(mat, caption=sub), ""]
+        for title, ranked, sub, per_dataset_table in sections:
+            parts += [latex(ranked, caption=title), "", latex(per_dataset_table, caption=sub), ""]
         if fail_table is not None:
             parts += [latex(fail_table, caption=fail_head), ""]
         return "\n".join(parts).rstrip() + "\n"
     body = [f"<p class='completeness'>{html.escape(line)}</p>"]
-    for title, summ, sub, mat in sections:
-        body += [f"<h2>{html.escape(title)}</h2>", html_table(summ),
-                 f"<h3>{html.escape(sub)}</h3>", html_table(mat)]
+    for title, ranked, sub, per_dataset_table in sections:
+        body += [f"<h2>{html.escape(title)}</h2>", html_table(ranked),
+                 f"<h3>{html.escape(sub)}</h3>", html_table(per_dataset_table)]
     if fail_table is not None:
         body += [f"<h3>{html.escape(fail_head)}</h3>", html_table(fail_table)]
     return ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>anomaly-bench "
@@ -385,11 +386,11 @@ def _terminal(line: str, sections: list[Any], fail_head: str, fail_table: Table 
                       color_system=None, file=_Null())
     console.print(line)
     left_out: set[str] = set()
-    for title, summ, _sub, _mat in sections:
-        summ, dropped = fit_width(summ, console.width)
+    for title, ranked, _sub, _mat in sections:
+        ranked, dropped = fit_width(ranked, console.width)
         left_out.update(dropped)
         console.print()
-        console.print(rich_table(summ, title))
+        console.print(rich_table(ranked, title))
     if left_out:
         console.print(f"\n(Left out for the terminal's width: {', '.join(sorted(left_out))}.)")
     if fail_table is not None:

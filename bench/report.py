@@ -336,11 +336,11 @@ def _html(cells: pd.DataFrame, planned: pd.DataFrame, runs: list[dict[str, Any]]
     for protocol in protocols_of(cells, planned):
         mine_c = cells[cells["protocol"] == protocol]
         mine_p = planned[planned["protocol"] == protocol]
-        summ = lb.summary(mine_c, metric, planned=mine_p)
+        board = lb.summary(mine_c, metric, planned=mine_p)
         slug = _slug(protocol)
         leaderboards.append({
             "protocol": protocol, "slug": slug,
-            "summary": render.html_table(render.summary_table(summ)),
+            "summary": render.html_table(render.summary_table(board)),
             "matrix": render.html_table(render.matrix_table(cells, metric, protocol,
                                                             planned=planned)),
         })
@@ -350,7 +350,7 @@ def _html(cells: pd.DataFrame, planned: pd.DataFrame, runs: list[dict[str, Any]]
         figures.append({
             "protocol": protocol,
             "box": box_plot(table, order, out / f"box-{slug}.png", metric),
-            "pareto": pareto(summ, out / f"pareto-{slug}.png", metric),
+            "pareto": pareto(board, out / f"pareto-{slug}.png", metric),
         })
     statistics = []
     for protocol, result in results.items():
@@ -416,12 +416,12 @@ def _latex(cells: pd.DataFrame, planned: pd.DataFrame, out: Path, metric: str, p
     for protocol in protocols_of(cells, planned):
         mine_c = cells[cells["protocol"] == protocol]
         mine_p = planned[planned["protocol"] == protocol]
-        summ = lb.summary(mine_c, metric, planned=mine_p)
+        board = lb.summary(mine_c, metric, planned=mine_p)
         keep = ["detector", "avg_rank", "avg_auroc", "avg_auprc", "fit_s_median",
                 "peak_mem_mb_median", "completeness"]
         slug = _slug(protocol)
         matrix = render.matrix_table(cells, metric, protocol, planned=planned)
-        parts += [render.latex(render.summary_table(summ[keep]),
+        parts += [render.latex(render.summary_table(board[keep]),
                                caption=f"Average rank and {metric.upper()} over datasets, "
                                        f"protocol {protocol}", label=f"tab:summary-{slug}"), "",
                   render.latex(matrix, caption=f"{metric.upper()} per dataset (mean ± std over "

@@ -132,7 +132,7 @@ def test_leaderboard_on_missing_store_is_a_clear_error(tmp_path):
 def test_datasets_info_and_fetch_from_cache(adbench_dir):
     runner = CliRunner()
     listing = json.loads(runner.invoke(cli, ["list", "datasets", "--json"]).output)
-    cached = [r["name"] for r in listing if r["cached"] == "yes"]
+    cached = [r["name"] for r in listing if r["cached"] is True and not r["embedded"]]
     assert cached, "the shared ADBench folder should serve as the cache"
     info = json.loads(runner.invoke(cli, ["datasets", "info", cached[0], "--json"]).output)
     assert info["sha256"] and info["license"] and info["citation"] and info["cached"] is True
@@ -152,15 +152,15 @@ def test_subsampled_runs_are_separate_rows_in_the_leaderboard(tmp_path):
     assert runner.invoke(cli, [*base, "--max-samples", "400"]).exit_code == 0
     out = runner.invoke(cli, ["leaderboard", "--store", str(store), "--format", "json"])
     payload = json.loads(out.output)
-    summary = {r["detector"]: r for r in payload["summary"]}
-    assert set(summary) == {"iforest", "iforest[max_samples=400]"}
+    summary = {(r["detector"], r["max_samples"]): r for r in payload["summary"]}
+    assert set(summary) == {("iforest", None), ("iforest", 400)}
     with Store(store) as db:
         cells = db.query()
     full = cells[cells["max_samples"].isna()]["auroc"].mean()
     sub = cells[cells["max_samples"] == 400]["auroc"].mean()
     assert full != sub
-    assert summary["iforest"]["avg_auroc"] == pytest.approx(full)
-    assert summary["iforest[max_samples=400]"]["avg_auroc"] == pytest.approx(sub)
+    assert summary["iforest", None]["avg_auroc"] == pytest.approx(full)
+    assert summary["iforest", 400]["avg_auroc"] == pytest.approx(sub)
     assert "4 of 4 planned cells ok" in runner.invoke(
         cli, ["leaderboard", "--store", str(store)]).output
 
