@@ -246,14 +246,12 @@ def test_image_detectors_are_tagged_images():
 
 def test_auto_parameters_resolve_by_architecture(digits):
     """'auto' defaults: the row values are the ones the MLP always had; images get their own."""
-    from bench_diffusion.model import DiffusionDetector
     from bench_flow.model import FlowDetector
     from bench_vae.model import VAEDetector
 
     X, _ = digits
     rows = X.reshape(len(X), -1)
-    cases = [(FlowDetector, "epochs", 30, 5), (VAEDetector, "n_models", 5, 1),
-             (DiffusionDetector, "max_steps", 1000, 300)]
+    cases = [(FlowDetector, "epochs", 30, 10), (VAEDetector, "n_models", 5, 1)]
     for cls, name, on_rows, on_images in cases:
         assert cls().get_params()[name] == "auto"
         budget = {"max_steps": 2} if name == "epochs" else {"epochs": 1}  # keep the fits short

@@ -88,8 +88,7 @@ class AutoEncoderDetector(TorchDetector):
         reconstruct the anomalies within the short budget (musk AUROC 0.65 at [256, 128],
         1.00 at [64, 32]).
     latent : bottleneck width; ``None`` = scaled to d.
-    n_models : autoencoders in the ensemble (1 = a single autoencoder); ``"auto"`` (default)
-        = 5 on rows, 1 on images (one conv autoencoder costs about the five MLPs' time).
+    n_models : autoencoders in the ensemble (1 = a single autoencoder).
     denoising : std of Gaussian noise added to the (standardized) input during training;
         0 = no input noise.
     dropout : dropout on the input during training.
@@ -112,13 +111,12 @@ class AutoEncoderDetector(TorchDetector):
     training_defaults = {
         "epochs": 12, "clip_grad": None, "validation_fraction": 0.0, "patience": None,
     }
-    auto_defaults = {"n_models": {"mlp": 5, "conv": 1}}
 
     def __init__(
         self,
         hidden: list[int] | None = None,
         latent: int | None = None,
-        n_models: int | str = "auto",
+        n_models: int = 5,
         denoising: float = 0.0,
         dropout: float = 0.0,
         hidden_dropout: float = 0.2,
@@ -135,17 +133,17 @@ class AutoEncoderDetector(TorchDetector):
         self.hidden_dropout = hidden_dropout
 
     def _check_params(self) -> None:
-        if int(self._param("n_models")) < 1:
+        if int(self.n_models) < 1:
             raise ValueError(f"n_models must be >= 1, got {self.n_models}")
 
     def _build(self, X: torch.Tensor) -> torch.nn.Module:
         if X.ndim == 4:
             latent = resolve_latent(self.latent, X[0].numel())
-            return _ConvAutoEncoder(X, latent, int(self._param("n_models")), float(self.dropout))
+            return _ConvAutoEncoder(X, latent, int(self.n_models), float(self.dropout))
         d = X.shape[1]
         return _AutoEncoder(
             X, resolve_hidden(self.hidden, d, max_width=64), resolve_latent(self.latent, d),
-            int(self._param("n_models")), float(self.dropout), float(self.hidden_dropout),
+            int(self.n_models), float(self.dropout), float(self.hidden_dropout),
         )
 
     def _loss(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:

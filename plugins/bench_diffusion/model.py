@@ -121,13 +121,10 @@ class DiffusionDetector(TorchDetector):
         the diffusion time from the pooled middle features (its down path). Pixels are
         standardized with one global mean and std; ``width`` applies to the MLP only.
     **kwargs : training parameters of :class:`bench_torchkit.train.TorchDetector`
-        (defaults here: ``weight_decay=5e-4``, ``patience=None``, ``max_steps="auto"``: 1000
-        on rows, 300 on images).
+        (defaults here: ``weight_decay=5e-4``, ``max_steps=1000``, ``patience=None``).
     """
 
-    training_defaults = {"weight_decay": 5e-4, "max_steps": "auto", "patience": None}
-    #: 1000 steps on rows (the DTE paper's budget); on images 300 steps of the U-Net
-    auto_defaults = {"max_steps": {"mlp": 1000, "conv": 300}}
+    training_defaults = {"weight_decay": 5e-4, "max_steps": 1000, "patience": None}
 
     def __init__(
         self,
