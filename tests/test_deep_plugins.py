@@ -54,7 +54,8 @@ def test_defaults_are_a_short_budget_without_hold_out(cls, data):
     det = cls(n_threads=1, random_state=0)
     assert det.validation_fraction == 0.0 and det.patience is None
     det.fit(data)
-    assert det.stop_reason_ == "epochs" and det.n_steps_ <= det.epochs * 8
+    epochs = det.effective_params_["epochs"]
+    assert det.stop_reason_ == "epochs" and det.n_steps_ <= epochs * 8
     assert det.get_params()["epochs"] == det.epochs  # defaults round-trip through get_params
 
 

@@ -182,7 +182,8 @@ def test_conv_detector_on_tiny_images(digits, name, ref, params):
     X, Xt = digits
     det = _conv(ref, **params).fit(X)
     assert det.arch_ == "conv" and det.input_shape_ == (1, 8, 8)
-    assert det.get_params()["arch"] == "auto"
+    assert det.get_params()["arch"] == "auto" and det.effective_params_["arch"] == "conv"
+    assert "auto" not in det.effective_params_.values()
     scores = det.decision_function(Xt)
     assert scores.shape == (len(Xt),) and np.isfinite(scores).all()
     assert det.decision_scores_.shape == (len(X),) and np.isfinite(det.decision_scores_).all()
@@ -233,7 +234,28 @@ def test_conv_detector_passes_the_checks_on_flat_rows(ref):
 
 def test_image_detectors_are_tagged_images():
     """contracts #2: the runner hands (n, C, H, W) to detectors tagged "images"."""
-    plugins.load_plugins()
-    registry = plugins.get_detectors()
+    import importlib
+
+    from bench.registry import DetectorRegistry
+
     for name in ("ae", "vae", "gan", "bigan", "flow", "diffusion"):
+        registry = DetectorRegistry()
+        importlib.import_module(f"bench_{name}").register_detectors(registry=registry)
         assert "images" in registry.get(name).tags, name
+
+
+def test_auto_parameters_resolve_by_architecture(digits):
+    """'auto' defaults: the row values are the ones the MLP always had; images get their own."""
+    from bench_flow.model import FlowDetector
+    from bench_vae.model import VAEDetector
+
+    X, _ = digits
+    rows = X.reshape(len(X), -1)
+    cases = [(FlowDetector, "epochs", 30, 10), (VAEDetector, "n_models", 5, 1)]
+    for cls, name, on_rows, on_images in cases:
+        assert cls().get_params()[name] == "auto"
+        budget = {"max_steps": 2} if name == "epochs" else {"epochs": 1}  # keep the fits short
+        det = cls(**budget, n_threads=1, random_state=0)
+        assert det.fit(rows).effective_params_[name] == on_rows
+        assert det.fit(X).effective_params_[name] == on_images
+        assert det.get_params()[name] == "auto"

@@ -2,13 +2,13 @@
 
 Every network here takes images ``(B, C, H, W)`` of any size; the number of stride-2 levels
 follows the image (:func:`conv_levels`): 8x8 -> one level (to 4x4), 28x28 -> two (14, 7),
-32x32 -> three (16, 8, 4). Widths double per level from ``base`` (16 by default, half of DCGAN's first width, to fit a 1,000-image task in a CPU budget), as in DCGAN
-(Radford et al. 2016).
+32x32 -> three (16, 8, 4). Widths double per level from ``base``, as in DCGAN (Radford et al.
+2016); ``base`` is 16 by default, a quarter of DCGAN's 64, so that a 1,000-image task trains
+within a CPU budget.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
@@ -50,9 +50,9 @@ def _sn(module: torch.nn.Module, on: bool) -> torch.nn.Module:
 
 
 class ConvEncoder(torch.nn.Module):
-    """Image -> vector: a stride-1 3x3 conv, then per level a 4x4 stride-2 conv (+ optional
-    batch norm) and LeakyReLU(0.2); flattened, then ``Linear`` to ``out_dim``
-    (``out_dim=None``: the flattened features, ``feature_dim`` wide)."""
+    """Image -> vector, DCGAN's discriminator layout: per level a 4x4 stride-2 conv (+ optional
+    batch norm) and LeakyReLU(0.2), ``base``, ``2 * base``, ... channels; flattened, then
+    ``Linear`` to ``out_dim`` (``out_dim=None``: the flattened features, ``feature_dim`` wide)."""
 
     def __init__(
         self,
@@ -66,15 +66,14 @@ class ConvEncoder(torch.nn.Module):
         super().__init__()
         self.config = {"shape": shape, "out_dim": out_dim, "base": base, "batch_norm": batch_norm}
         c, h, w = shape
-        act = functools.partial(torch.nn.LeakyReLU, 0.2)
-        layers: list[torch.nn.Module] = [_sn(torch.nn.Conv2d(c, base, 3, 1, 1), spectral_norm), act()]
-        width = base
-        for level in range(conv_levels(h, w)):
-            out = base * 2 ** (level + 1)
+        layers: list[torch.nn.Module] = []
+        width = c
+        for level in range(max(1, conv_levels(h, w))):
+            out = base * 2**level
             layers.append(_sn(torch.nn.Conv2d(width, out, 4, 2, 1), spectral_norm))
-            if batch_norm:
+            if batch_norm and level > 0:
                 layers.append(torch.nn.BatchNorm2d(out))
-            layers.append(act())
+            layers.append(torch.nn.LeakyReLU(0.2))
             width, h, w = out, h // 2, w // 2
         layers.append(torch.nn.Flatten())
         self.features = torch.nn.Sequential(*layers)
@@ -89,30 +88,32 @@ class ConvEncoder(torch.nn.Module):
 
 
 class ConvDecoder(torch.nn.Module):
-    """Vector -> image, the mirror of :class:`ConvEncoder`: ``Linear`` to the smallest feature
-    map, per level a 4x4 stride-2 transposed conv (+ optional batch norm) and ReLU, then a 3x3
-    conv to ``C`` channels (no output activation: the models work in standardized units)."""
+    """Vector -> image, DCGAN's generator layout, the mirror of :class:`ConvEncoder`: ``Linear``
+    to the smallest feature map, then per level a 4x4 stride-2 transposed conv, with batch norm
+    (optional) and ReLU between them; the last one outputs ``C`` channels, no activation (the
+    models work in standardized units)."""
 
     def __init__(
         self, in_dim: int, shape: tuple[int, int, int], *, base: int = 16, batch_norm: bool = False
     ) -> None:
         super().__init__()
         c, h, w = shape
-        levels = conv_levels(h, w)
-        self.start = (base * 2**levels, h // 2**levels, w // 2**levels)
+        levels = max(1, conv_levels(h, w))
+        self.start = (base * 2 ** (levels - 1), h // 2**levels, w // 2**levels)
         self.fc = torch.nn.Sequential(
             torch.nn.Linear(in_dim, math.prod(self.start)), torch.nn.ReLU()
         )
         layers: list[torch.nn.Module] = []
         width = self.start[0]
-        for _ in range(levels):
-            out = width // 2
+        for level in range(levels):
+            last = level == levels - 1
+            out = c if last else width // 2
             layers.append(torch.nn.ConvTranspose2d(width, out, 4, 2, 1))
-            if batch_norm:
-                layers.append(torch.nn.BatchNorm2d(out))
-            layers.append(torch.nn.ReLU())
+            if not last:
+                if batch_norm:
+                    layers.append(torch.nn.BatchNorm2d(out))
+                layers.append(torch.nn.ReLU())
             width = out
-        layers.append(torch.nn.Conv2d(width, c, 3, 1, 1))
         self.net = torch.nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -146,22 +147,19 @@ def time_embedding(t: torch.Tensor, T: int, dim: int) -> torch.Tensor:
 
 
 class _Block(torch.nn.Module):
-    """Two 3x3 convs with GroupNorm and SiLU; the time embedding is added in between."""
+    """A residual block: 3x3 conv, GroupNorm, SiLU, plus the projected time embedding."""
 
     def __init__(self, c_in: int, c_out: int, t_dim: int) -> None:
         super().__init__()
-        self.conv1 = torch.nn.Conv2d(c_in, c_out, 3, 1, 1)
-        self.norm1 = torch.nn.GroupNorm(min(8, c_out), c_out)
+        self.conv = torch.nn.Conv2d(c_in, c_out, 3, 1, 1)
+        self.norm = torch.nn.GroupNorm(min(8, c_out), c_out)
         self.time = torch.nn.Linear(t_dim, c_out)
-        self.conv2 = torch.nn.Conv2d(c_out, c_out, 3, 1, 1)
-        self.norm2 = torch.nn.GroupNorm(min(8, c_out), c_out)
         self.skip = torch.nn.Conv2d(c_in, c_out, 1) if c_in != c_out else torch.nn.Identity()
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor | None) -> torch.Tensor:
-        h = torch.nn.functional.silu(self.norm1(self.conv1(x)))
+        h = torch.nn.functional.silu(self.norm(self.conv(x)))
         if emb is not None:
             h = h + self.time(emb)[:, :, None, None]
-        h = torch.nn.functional.silu(self.norm2(self.conv2(h)))
         return h + self.skip(x)
 
 
@@ -174,7 +172,7 @@ class UNet(torch.nn.Module):
     ``out=k``: ``k`` logits from the pooled middle features (DTE's time classifier).
     """
 
-    def __init__(self, shape: tuple[int, int, int], out: str | int, *, base: int = 16,
+    def __init__(self, shape: tuple[int, int, int], out: str | int, *, base: int = 8,
                  t_dim: int = 64, dropout: float = 0.0) -> None:
         super().__init__()
         c, h, w = shape

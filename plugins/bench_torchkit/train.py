@@ -168,8 +168,14 @@ class TorchDetector(BaseDetector):
         This detector's defaults of the training parameters below, e.g.
         ``{"epochs": 12, "patience": None}``; they show in ``inspect.signature`` and
         ``get_params()`` like any constructor default.
+    ``auto_defaults`` (class attribute)
+        For a parameter whose default is ``"auto"``: its value on rows (``"mlp"``) and on
+        images (``"conv"``), e.g. ``{"epochs": {"mlp": 30, "conv": 4}}``. Read parameters
+        that may be ``"auto"`` through ``self._param(name)`` during ``fit``; the values used
+        are in ``effective_params_``.
     ``_check_params(self) -> None``
-        Validate the detector's own parameters (raise ``ValueError``); called first in ``fit``.
+        Validate the detector's own parameters (raise ``ValueError``); called early in ``fit``,
+        once ``arch_`` is known.
     ``_optimizer_groups(self, model) -> list[(parameters, weight_decay)]``
         One Adam optimiser per group, all with ``lr`` and the class attribute ``adam_betas``.
         Default: one group, the whole model with ``weight_decay``. A GAN returns one per network.
@@ -197,7 +203,8 @@ class TorchDetector(BaseDetector):
         Maximum passes over the training rows.
     batch_size : int or None, default None
         Rows per step; ``None`` scales with n: ``n_train // 8`` rounded up to a power of two and
-        clipped to [32, 1024] (see ``_auto_batch_size``; the value used is ``batch_size_``).
+        clipped to [32, 1024], at most ``max_auto_batch_images`` (64) for images (see
+        ``_auto_batch_size``; the value used is ``batch_size_``).
     lr, weight_decay : float, default 1e-3 and 0.0
         Adam's.
     validation_fraction : float, default 0.1
@@ -232,15 +239,25 @@ class TorchDetector(BaseDetector):
     val_loss, seconds), ``decision_scores_``, ``best_epoch_``, ``n_steps_``,
     ``planned_steps_``, ``stop_reason_``, ``batch_size_``, ``device_``, ``n_features_in_``,
     ``input_shape_`` (one sample's shape as the network sees it), ``arch_`` (``"mlp"`` or
-    ``"conv"``). No optimiser state is kept after ``fit``.
+    ``"conv"``), ``effective_params_`` (``get_params()`` with every ``"auto"`` resolved). No
+    optimiser state is kept after ``fit``.
+
+    Determinism: deterministic algorithms are switched on during fit and scoring for rows, and
+    on CUDA; convolutions on the CPU run without them (they are deterministic at a fixed
+    thread count, and the deterministic mode made them 2.3x slower).
     """
 
     #: overrides of :data:`TRAINING_DEFAULTS` for this class (merged down the MRO)
     training_defaults: ClassVar[dict[str, Any]] = {}
+    #: what a parameter set to ``"auto"`` means, by architecture: ``{"epochs": {"mlp": 30,
+    #: "conv": 4}}`` (images need a different budget than rows)
+    auto_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
     #: Adam's betas for every optimiser of this class (GANs: DCGAN's (0.5, 0.999))
     adam_betas: ClassVar[tuple[float, float]] = (0.9, 0.999)
     #: Adam's ``foreach`` flag (``None`` = torch's choice)
     adam_foreach: ClassVar[bool | None] = None
+    #: largest automatic batch for images (DCGAN trains with 128, EGBAD and DTE with 64-100)
+    max_auto_batch_images: ClassVar[int] = 64
     #: rows per forward pass when scoring
     _score_batch: ClassVar[int] = 8192
 
@@ -268,6 +285,20 @@ class TorchDetector(BaseDetector):
         if unknown:
             raise TypeError(f"{cls.__name__}.training_defaults: unknown {sorted(unknown)}")
         cls.__signature__ = _signature(cls)
+        for name, param in cls.__signature__.parameters.items():
+            if param.default == "auto" and name != "arch" and set(
+                cls.auto_defaults.get(name, {})
+            ) != {"mlp", "conv"}:
+                raise TypeError(f"{cls.__name__}: {name}='auto' needs auto_defaults[{name!r}]")
+
+    def _param(self, name: str) -> Any:
+        """The parameter's value, ``"auto"`` resolved for the architecture of this fit."""
+        value = getattr(self, name)
+        if name == "arch" and hasattr(self, "arch_"):
+            return self.arch_
+        if isinstance(value, str) and value == "auto" and name in self.auto_defaults:
+            return self.auto_defaults[name][self.arch_]
+        return value
 
     @classmethod
     def test_config(cls) -> dict[str, Any]:
@@ -350,6 +381,8 @@ class TorchDetector(BaseDetector):
             return max(1, min(int(self.batch_size), n_train))
         target = max(1, n_train // 8)
         size = int(min(1024, max(32, 2 ** math.ceil(math.log2(target)))))
+        if getattr(self, "arch_", "mlp") == "conv":
+            size = min(size, self.max_auto_batch_images)
         return max(1, min(size, n_train))
 
     def _seed(self) -> int:
@@ -363,15 +396,16 @@ class TorchDetector(BaseDetector):
         arr = check_array(X)
         if arr.shape[0] < 2:
             raise ValueError(f"need at least 2 rows to fit, got {arr.shape[0]}")
-        self._check_params()
         self.arch_ = "conv" if self._uses_images(arr) else "mlp"
+        self.effective_params_ = {name: self._param(name) for name in self._param_names()}
+        self._check_params()
         if self.arch_ == "mlp":
             arr = arr.reshape(len(arr), -1)
         self.input_shape_ = tuple(arr.shape[1:])
         self.n_features_in_ = int(np.prod(self.input_shape_))
         seed = self._seed()
         self.device_ = resolve_device(self.device)
-        with _torch_settings(self.n_threads, deterministic=True):
+        with _torch_settings(self.n_threads, deterministic=self._deterministic):
             X_all, X_train, X_val, gen = self._prepare(arr, seed)
             self.model_ = self._build(X_train).to(self.device_)
             self._train(X_train, X_val, gen)
@@ -379,6 +413,10 @@ class TorchDetector(BaseDetector):
         self.decision_scores_ = scores
         self._after_fit()
         return self
+
+    @property
+    def _deterministic(self) -> bool:
+        return self.arch_ == "mlp" or str(self.device_).startswith("cuda")
 
     def _prepare(
         self, arr: np.ndarray, seed: int
@@ -411,16 +449,17 @@ class TorchDetector(BaseDetector):
         n_train = X_train.shape[0]
         self.batch_size_ = bs = self._auto_batch_size(n_train)
         steps_per_epoch = max(1, n_train // bs)
-        planned = steps_per_epoch * int(self.epochs)
-        if self.max_steps is not None:
-            planned = min(planned, int(self.max_steps))
+        epochs, max_steps = int(self._param("epochs")), self._param("max_steps")
+        planned = steps_per_epoch * epochs
+        if max_steps is not None:
+            planned = min(planned, int(max_steps))
         self.planned_steps_ = planned
         optimizers = self._make_optimizers(self.model_)
         stopping = _EarlyStopping(self.patience, self.min_delta)
         self.history_: list[dict[str, Any]] = []
         steps, self.stop_reason_ = 0, "epochs"
         t_start = time.perf_counter()
-        for epoch in range(1, int(self.epochs) + 1):
+        for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
             self.model_.train()
             perm = torch.randperm(n_train, generator=gen, device=self.device_)
@@ -448,7 +487,7 @@ class TorchDetector(BaseDetector):
             self.history_.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
                                   "seconds": time.perf_counter() - t0})
             stopping.update(val_loss if val_loss is not None else train_loss, epoch, self.model_)
-            if self.max_steps is not None and steps >= self.max_steps:
+            if max_steps is not None and steps >= max_steps:
                 self.stop_reason_ = "max_steps"
                 break
             if stopping.should_stop:
@@ -512,7 +551,7 @@ class TorchDetector(BaseDetector):
             raise RuntimeError(f"{type(self).__name__} is not fitted; call fit(X) first")
         arr = self._check_input(X)
         seed = self._seed()
-        with _torch_settings(self.n_threads, deterministic=True):
+        with _torch_settings(self.n_threads, deterministic=self._deterministic):
             torch.manual_seed(seed)  # scores that sample (IWAE) are reproducible too
             Xt = torch.as_tensor(arr, dtype=torch.float32).to(self.device_)
             scores = self._score_tensor(Xt)
