@@ -19,7 +19,6 @@ import json
 import os
 import pickle
 import signal
-import sys
 import threading
 import time
 import traceback
@@ -106,8 +105,6 @@ class CellRunner:
         self._warm: set[str] = set()
         self._split: tuple[tuple[Any, ...], Any] | None = None
         self._setup = False
-        #: why this process must not run more cells (an import was interrupted), or None
-        self.tainted: str | None = None
 
     def setup(self) -> None:
         if self._setup:
@@ -206,12 +203,7 @@ class CellRunner:
         """Run ``cell``; ``on_prepared`` is called when imports, data and warm-up are done and
         the cell's own time starts (the process executor's driver starts its deadline then)."""
         record = CellRecord.for_cell(cell)
-        if self.tainted:
-            record.error = self.tainted
-            record.finished_at = now()
-            return record
         started = time.perf_counter()
-        modules = len(sys.modules)
         try:
             self.setup()
             spec = self.detector_spec(cell)
@@ -228,15 +220,11 @@ class CellRunner:
             record.warmup_s = self.warm_up(spec, sample, cell.seed, timeout)
             if on_prepared is not None:
                 on_prepared()
-            modules = len(sys.modules)
             with Alarm(timeout):
                 fit_and_score(spec, cell, part, record)
             record.status = "ok"
         except CellTimeout:
             record.status, record.error = "timeout", f"cell exceeded the timeout of {timeout:g} s"
-            if len(sys.modules) != modules:
-                self.tainted = ("not run: an earlier cell's timeout interrupted an import in this "
-                                "process (use the process executor for timeouts)")
         except BenchError as exc:
             record.status, record.error = "failed", str(exc)
         except MemoryError:
