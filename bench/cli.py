@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shlex
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -28,7 +28,7 @@ from bench.options import (
     POSTHOC,
     REPORT_FORMATS,
 )
-from bench.registry import DatasetSpec, DetectorSpec, split_list
+from bench.registry import split_list
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -51,6 +51,9 @@ class BenchGroup(click.Group):
             return super().invoke(ctx)
         except BenchError as exc:
             raise click.ClickException(str(exc)) from exc
+        except OSError as exc:  # a read-only folder, a full disk, a missing path: one line
+            where = f" {exc.filename}" if exc.filename else ""
+            raise click.ClickException(f"cannot access{where}: {exc.strerror or exc}") from exc
 
 
 def _complete_detectors(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
@@ -107,27 +110,23 @@ def cli(ctx: click.Context, plugins_dir: tuple[str, ...], registry_dir: str | No
 
 
 def _parse_seeds(value: str) -> list[int]:
+    from bench.planner import MAX_SEEDS
+
     seeds: list[int] = []
     for part in split_list(value):
         try:
             if "-" in part[1:]:
                 lo, hi = part.split("-", 1)
-                seeds.extend(range(int(lo), int(hi) + 1))
+                first, last = int(lo), int(hi)
+                if last - first + 1 > MAX_SEEDS:
+                    raise click.BadParameter(f"{value!r}: {last - first + 1} seeds; at most "
+                                             f"{MAX_SEEDS} in one run")
+                seeds.extend(range(first, last + 1))
             else:
                 seeds.append(int(part))
         except ValueError:
             raise click.BadParameter(f"{value!r}: seeds are integers, e.g. 1,2,3 or 1-5") from None
     return list(dict.fromkeys(seeds))
-
-
-def default_detectors(registry: Any) -> list[DetectorSpec]:
-    """The default suite: every available detector not tagged ``slow``."""
-    return [s for s in registry if "slow" not in s.tags and s.unavailable_reason() is None]
-
-
-def default_datasets(registry: Any) -> list[DatasetSpec]:
-    """The default suite's datasets: those tagged ``embedded`` (no network needed)."""
-    return [s for s in registry if "embedded" in s.tags]
 
 
 @cli.command()
@@ -154,20 +153,26 @@ def default_datasets(registry: Any) -> list[DatasetSpec]:
                    "Default: one per CPU core available to this process.")
 @click.option("--executor", type=click.Choice(["serial", "process", "dask"]), default=None,
               help="serial (in this process), process (isolated workers) or dask (a Dask cluster). "
-                   "Default: dask with --scheduler, else process when --jobs > 1, else serial.")
+                   "Default: dask with --scheduler, else process when --jobs > 1, --timeout or "
+                   "--max-memory is given, else serial.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler to use, e.g. tcp://host:8786 (implies --executor dask). "
                    "Without it, --executor dask starts a LocalCluster of --jobs workers.")
 @click.option("--max-memory", default=None, metavar="SIZE",
               help="Memory limit per worker, e.g. 4GB or 500MiB: a cell that passes it is "
                    "'failed' and its worker replaced (process and dask executors).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds a cell may spend fitting and scoring before it is stopped as 'timeout'.")
+@click.option("--timeout", type=float, default=None,
+              help="Seconds a cell may spend fitting and scoring before it is stopped as 'timeout' "
+                   "(imports, loading and warm-up are not counted).")
 @click.option("--threads-per-job", type=click.IntRange(1), default=None,
               help="BLAS/torch threads per worker (default: cores / jobs).")
 @click.option("--max-samples", type=click.IntRange(2), default=None,
               help="Subsample datasets above N rows (stratified, recorded in each cell).")
-@click.option("--force", is_flag=True, help="Recompute cells that already finished ok.")
+@click.option("--force", is_flag=True, help="Recompute cells that already finished ok "
+                                            "(an ok result is never replaced by a failure).")
+@click.option("--skip-missing", is_flag=True,
+              help="Run the datasets that are available and record the cells of those that cannot "
+                   "be fetched (offline, not cached) as not run.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @click.option("--no-leaderboard", is_flag=True, help="Do not print the leaderboard at the end.")
 @click.option("--config", "config_file", default=None, type=click.Path(exists=True, dir_okay=False),
@@ -176,127 +181,61 @@ def default_datasets(registry: Any) -> list[DatasetSpec]:
 @click.option("--dry-run", is_flag=True,
               help="Print the plan (cells, how many already ok, datasets not cached); run nothing.")
 def run(detectors: str | None, datasets: str | None, dataset_file: tuple[str, ...], label_column: str,
-        one_vs_rest: str | None, anomaly_share: float | None, seeds: str, protocol: str, store: str, jobs: int, executor: str | None, scheduler: str | None,
+        one_vs_rest: str | None, anomaly_share: float | None, seeds: str, protocol: str,
+        store: str, jobs: int | None, executor: str | None, scheduler: str | None,
         max_memory: str | None, timeout: float | None, threads_per_job: int | None,
-        max_samples: int | None, force: bool, quiet: bool, no_leaderboard: bool,
-        config_file: str | None = None, dry_run: bool = False) -> None:
+        max_samples: int | None, force: bool, skip_missing: bool, quiet: bool,
+        no_leaderboard: bool, config_file: str | None = None, dry_run: bool = False) -> None:
     """Run detectors across datasets and seeds, saving every cell to the store.
 
     A rerun of the same command skips cells already finished ok and retries the others.
-    The exit status is 1 when any cell failed or timed out.
+    The exit status is 1 when any cell failed or timed out. The table printed at the end is
+    what 'bench leaderboard --store STORE' prints.
     """
     if config_file or dry_run:
         return _run_grid(click.get_current_context(), config_file, dry_run)
-    from bench import data, protocols, runner
-    from bench.progress import Progress
-    from bench.store import Store
+    from bench import api
+    from bench.execution import parse_memory
 
-    if scheduler and executor not in (None, "dask"):
-        raise click.UsageError(f"--scheduler needs --executor dask, not {executor}")
-    if jobs is None:  # every core: the numbers of a cell do not depend on the executor or jobs
-        jobs = runner.available_cpus() if executor != "serial" else 1
-    chosen_executor = executor or ("dask" if scheduler else "process" if jobs > 1 else "serial")
     try:
-        memory_limit = runner.parse_memory(max_memory)
+        parse_memory(max_memory)
     except BenchError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-memory") from None
-    if memory_limit and executor is None and chosen_executor == "serial":
-        chosen_executor = "process"  # only a separate process can be stopped at the limit
-    det_registry = plugins.get_detectors()
-    ds_registry = plugins.get_datasets()
-    chosen_detectors = (
-        det_registry.select(split_list(detectors)) if detectors else default_detectors(det_registry)
-    )
-    for spec in chosen_detectors:
-        reason = spec.unavailable_reason()
-        if reason:
-            raise click.BadParameter(f"detector {spec.name!r} is unavailable: {reason}",
-                                     param_hint="--detectors")
-    chosen_datasets: list[DatasetSpec] = []
-    if datasets:
-        chosen_datasets = ds_registry.select(split_list(datasets))
     if (one_vs_rest or anomaly_share) and not dataset_file:
         raise click.UsageError("--one-vs-rest and --anomaly-share apply to --dataset-file")
     if anomaly_share and not one_vs_rest:
         raise click.UsageError("--anomaly-share needs --one-vs-rest")
-    for path in dataset_file:
+    chosen: list[Any] | None = None
+    if datasets or dataset_file:
+        chosen = [datasets] if datasets else []
         if one_vs_rest:
             from bench import images
 
-            chosen_datasets.extend(images.one_vs_rest_specs(
-                path, one_vs_rest, anomaly_share=anomaly_share or images.DEFAULT_ANOMALY_SHARE,
-                label_column=label_column))
-            continue
-        chosen_datasets.append(data.file_spec(path, label_column=label_column))
-    if not datasets and not dataset_file:
-        chosen_datasets = default_datasets(ds_registry)
-    protocol_list = split_list(protocol)
-    for p in protocol_list:
-        if p not in protocols.PROTOCOLS:
-            raise click.BadParameter(f"{p!r} is not one of {', '.join(protocols.PROTOCOLS)}",
-                                     param_hint="--protocol")
-    seed_list = _parse_seeds(seeds)
-    if not chosen_detectors or not chosen_datasets or not seed_list:
-        raise click.UsageError("nothing to run: no detectors, datasets or seeds selected")
-
-    with_sha = []
-    for ds in chosen_datasets:
-        if ds.loader is None and not ds.path:
-            data.fetch(ds)  # download now: a missing file is one error, not one per cell
-        with_sha.append((ds, data.fingerprint(ds)))
-    cells = runner.plan(chosen_detectors, with_sha, protocol_list, seed_list, max_samples=max_samples)
-
-    with Store(store) as db:
-        done = db.status_of(c.key for c in cells)
-        todo = [c for c in cells if force or done.get(c.key) != "ok"]
-        skipped = len(cells) - len(todo)
-        argv = cli.argv if cli.argv is not None else sys.argv[1:]
-        command = "bench " + " ".join(shlex.quote(a) for a in argv)
-        run_id = db.start_run(
-            command=command,
-            git_commit=runner.git_commit(),
-            versions=runner.versions(),
-            platform=f"{platform.platform()}; {os.cpu_count()} cpus",
-            n_planned=len(cells),
-            options={"jobs": jobs, "executor": chosen_executor, "scheduler": scheduler,
-                     "timeout": timeout, "max_memory": memory_limit, "force": force,
-                     "max_samples": max_samples, "threads_per_job": threads_per_job,
-                     "config": click.get_current_context().meta.get("bench.config")},
-        )
-        db.plan_run(run_id, cells)
-        if not quiet:
-            click.echo(f"{len(cells)} cells planned ({len(chosen_detectors)} detectors x "
-                       f"{len(chosen_datasets)} datasets x {len(protocol_list)} protocols x "
-                       f"{len(seed_list)} seeds); {skipped} already ok in {store}; running {len(todo)}",
-                       err=True)
-        counts = {"ok": 0, "failed": 0, "timeout": 0}
-        records = runner.execute(
-            todo,
-            executor=chosen_executor,
-            jobs=jobs,
-            plugins_dirs=plugins.plugins_dirs_loaded(),
-            timeout=timeout,
-            threads=threads_per_job,
-            max_memory=memory_limit,
-            scheduler=scheduler,
-        )
-        with Progress(len(todo), quiet=quiet, stream=sys.stderr) as progress:
-            for record in records:
-                db.append(record, run_id)
-                counts[record["status"]] += 1
-                progress.update(record)
-        db.finish_run(run_id)
-        if not no_leaderboard and not quiet:
-            from bench import leaderboard
-
-            keys = {c.key for c in cells}
-            frame = db.query()
-            click.echo(leaderboard.render(frame[frame["key"].isin(keys)], "auroc", "markdown"))
-    bad = counts["failed"] + counts["timeout"]
+            for path in dataset_file:
+                chosen += images.one_vs_rest_specs(
+                    path, one_vs_rest, label_column=label_column,
+                    anomaly_share=anomaly_share or images.DEFAULT_ANOMALY_SHARE)
+        else:
+            chosen += [Path(p) for p in dataset_file]
+    argv = cli.argv if cli.argv is not None else sys.argv[1:]
+    frame = api.run(
+        detectors,
+        chosen,
+        protocols=protocol, seeds=_parse_seeds(seeds), store=store, executor=executor, jobs=jobs,
+        timeout=timeout, max_memory=max_memory, max_samples=max_samples,
+        threads_per_job=threads_per_job, force=force, progress=not quiet, scheduler=scheduler,
+        label_column=label_column, skip_missing=skip_missing,
+        config=click.get_current_context().meta.get("bench.config"),
+        command="bench " + " ".join(shlex.quote(a) for a in argv))
+    if not no_leaderboard and not quiet:
+        click.echo(_leaderboard_text(store, "auroc", None, None, "detector", None, None),
+                   nl=False)
+    counts = frame.attrs["counts"]
     summary = f"{counts['ok']} ok, {counts['failed']} failed, {counts['timeout']} timed out" + (
-        f", {skipped} skipped (already ok)" if skipped else "")
+        f", {counts['skipped']} skipped (already ok)" if counts["skipped"] else "") + (
+        f", {counts['missing']} not run (dataset not available)" if counts["missing"] else "")
     click.echo(summary, err=True)
-    if bad:
+    if counts["failed"] + counts["timeout"]:
         raise click.exceptions.Exit(1)
 
 
@@ -322,8 +261,7 @@ def _run_grid(ctx: click.Context, config_file: str | None, dry_run: bool) -> Non
         ctx.meta["bench.config"] = {"file": config_file, "block": i, "of": len(blocks), **block}
         if not params["quiet"]:
             click.echo(f"grid block {i} of {len(blocks)}", err=True)
-        # Until bench.run (contract #3) lands, each block runs through this command's own body;
-        # then this line becomes: bench.run(**block, progress=not params["quiet"]).
+        # each block runs through this command's body, a thin layer over bench.run
         try:
             ctx.invoke(ctx.command, **{**params, **config.to_cli(block)})
         except click.exceptions.Exit as exc:
@@ -571,11 +509,36 @@ def _load_cells(store: str, protocol: str | None = None) -> Any:
 
 def _write(text: str, output: str | None) -> None:
     if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        try:
+            with open(output, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+def _leaderboard_text(store: Any, metric: str, fmt: str | None, protocol: str | None, by: str,
+                      reference: str | None, output: str | None) -> str:
+    """What `bench leaderboard` prints, and the end of `bench run` (one function for both)."""
+    from bench import leaderboard as lb
+    from bench import render
+
+    if fmt is None:
+        fmt = "table" if output is None and sys.stdout.isatty() else "markdown"
+    cells, planned = lb.results(store, protocol)
+    width = None
+    if fmt == "table":
+        import shutil
+
+        width = shutil.get_terminal_size((160, 24)).columns
+    try:
+        return render.render(cells, metric, fmt, by=by, planned=planned, reference=reference,
+                             width=width)
+    except lb.UnknownReferenceError as exc:
+        raise click.BadParameter(str(exc), param_hint="--reference") from None
+
 
 
 @cli.command()
@@ -598,24 +561,7 @@ def leaderboard(store: str, metric: str, fmt: str | None, protocol: str | None, 
     cells planned), with failed, timed-out and never-run cells counted. The columns are
     explained in docs/reading-tables.md.
     """
-    from bench import leaderboard as lb
-
-    if fmt is None:
-        fmt = "table" if output is None and sys.stdout.isatty() else "markdown"
-    cells, planned = lb.load(store, protocol)
-    width = None
-    if fmt == "table":
-        import shutil
-
-        width = shutil.get_terminal_size((160, 24)).columns
-    try:
-        from bench import render
-
-        text = render.render(cells, metric, fmt, by=by, planned=planned, reference=reference,
-                             width=width)
-    except lb.UnknownReferenceError as exc:
-        raise click.BadParameter(str(exc), param_hint="--reference") from None
-    _write(text, output)
+    _write(_leaderboard_text(store, metric, fmt, protocol, by, reference, output), output)
 
 
 @cli.command()
@@ -647,10 +593,6 @@ def report(store: str, out_dir: str, fmt: str, metric: str, posthoc: str, alpha:
     click.echo(f"wrote {path}", err=True)
 
 
-EXPORT_COLUMNS = ["detector", "dataset", "protocol", "seed", "status", "auroc", "auprc", "fit_s",
-                  "score_s", "peak_mem_mb", "error"]
-
-
 @cli.command()
 @click.option("--store", default=DEFAULT_STORE, show_default=True, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv", show_default=True,
@@ -659,13 +601,17 @@ EXPORT_COLUMNS = ["detector", "dataset", "protocol", "seed", "status", "auroc", 
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to a file.")
 def export(store: str, fmt: str, protocol: str | None, output: str | None) -> None:
     """One row per cell: detector, dataset, protocol, seed, status, metrics, times, error, provenance."""
+    from bench.record import export_order
+
     cells = _load_cells(store, protocol)
-    rest = [c for c in cells.columns if c not in EXPORT_COLUMNS]
-    cells = cells[EXPORT_COLUMNS + rest]
+    cells = cells[export_order(list(cells.columns))]
     if fmt == "parquet":
         if not output:
             raise click.UsageError("--format parquet writes a binary file: give -o FILE.parquet")
-        cells.to_parquet(output, index=False, engine="pyarrow")
+        try:
+            cells.to_parquet(output, index=False, engine="pyarrow")
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
         click.echo(f"wrote {output} ({len(cells)} cells)", err=True)
         return
     if fmt == "csv":

@@ -238,25 +238,18 @@ class BlockPlan:
 
 
 def _select(block: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
-    from bench import data, plugins
+    """The block's detector and dataset specs, resolved exactly as ``bench.run`` resolves them."""
+    from bench import api
 
-    detectors = plugins.get_detectors()
-    datasets = plugins.get_datasets()
-    if block.get("detectors"):
-        chosen = detectors.select(block["detectors"])
-    else:  # bench run's default suite
-        chosen = [s for s in detectors if "slow" not in s.tags and s.unavailable_reason() is None]
-    specs = datasets.select(block["datasets"]) if block.get("datasets") else []
-    for path in block.get("dataset_files", ()):
-        specs.append(data.file_spec(path, label_column=block.get("label_column", "y")))
-    if not block.get("datasets") and not block.get("dataset_files"):
-        specs = [s for s in datasets if "embedded" in s.tags]
-    return chosen, specs
+    detectors = api.resolve_detectors(list(block["detectors"]) if block.get("detectors") else None)
+    items = [*block.get("datasets", ()), *(Path(p) for p in block.get("dataset_files", ()))]
+    datasets = api.resolve_datasets(items or None, label_column=block.get("label_column", "y"))
+    return detectors, datasets
 
 
 def plan_block(index: int, block: dict[str, Any]) -> BlockPlan:
     """The plan of one block: needs the planned cells, the store's statuses and the cache."""
-    from bench import data, runner
+    from bench import data, planner
     from bench.store import Store
 
     detectors, datasets = _select(block)
@@ -269,7 +262,7 @@ def plan_block(index: int, block: dict[str, Any]) -> BlockPlan:
                 with_sha.append((spec, ""))
                 continue
         with_sha.append((spec, data.fingerprint(spec)))
-    cells = runner.plan(detectors, with_sha, block.get("protocols", ["unsupervised"]),
+    cells = planner.plan([planner.describe(d) for d in detectors], with_sha, block.get("protocols", ["unsupervised"]),
                         block.get("seeds", [1, 2, 3]), max_samples=block.get("max_samples"))
     store = Path(block.get("store", DEFAULT_STORE))
     done: set[str] = set()

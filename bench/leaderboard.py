@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +50,7 @@ def load_current(store: str | Path, protocol: str | None = None) -> tuple[pd.Dat
 
     with Store(store, create=False) as db:
         cells = db.query(protocol=protocol)
-        sql = "SELECT run_id, key, detector, dataset, protocol, seed, max_samples FROM planned"
-        params: list[Any] = []
-        if protocol is not None:
-            sql += " WHERE protocol = ?"
-            params.append(protocol)
-        planned = pd.read_sql_query(sql, db.conn, params=params)
+        planned = db.planned(protocol)
     cells, planned = current(cells, planned)
     return cells, planned.drop(columns="run_id").drop_duplicates()
 
@@ -352,3 +348,35 @@ def render(cells: pd.DataFrame, metric: str = "auroc", fmt: str = "markdown", *,
     from bench import render as rendering
 
     return rendering.render(cells, metric, fmt, by=by, planned=planned, reference=reference)
+
+
+
+def results(frame_or_store: Any, protocol: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The cells and planned cells the tables show, from a store path or a frame of cells (what
+    ``bench.run`` returns: every planned cell, ``missing`` for those that did not run)."""
+    if isinstance(frame_or_store, str | Path):
+        return load(frame_or_store, protocol)
+    if not isinstance(frame_or_store, pd.DataFrame):
+        from bench.errors import BenchError
+
+        raise BenchError("expected a store path or a DataFrame of cells, got "
+                         f"{type(frame_or_store).__name__}")
+    frame = frame_or_store
+    if protocol is not None:
+        frame = frame[frame["protocol"] == protocol]
+    planned = frame[["key", *SLOT]].assign(run_id=0)
+    cells, planned = current(frame[frame["status"].isin(["ok", "failed", "timeout"])], planned)
+    return subsample_labels(cells, planned.drop(columns="run_id").drop_duplicates())
+
+
+class _CallableModule(type(sys.modules[__name__])):  # type: ignore[misc]
+    """``bench.leaderboard(frame_or_store, *, metric, protocol, by, reference)``: the ranked
+    table as a DataFrame (the public API and this module share the name)."""
+
+    def __call__(self, frame_or_store: Any, *, metric: str = "auroc", protocol: str | None = None,
+                 by: str = "detector", reference: str | None = None) -> pd.DataFrame:
+        cells, planned = results(frame_or_store, protocol)
+        return summary(cells, metric, by=by, planned=planned, reference=reference)
+
+
+sys.modules[__name__].__class__ = _CallableModule

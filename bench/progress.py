@@ -14,7 +14,7 @@ def _duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def cell_line(record: dict[str, Any]) -> str:
+def cell_line(record: Any) -> str:
     head = (f"{record['status']:<7} {record['detector']} on {record['dataset']} "
             f"({record['protocol']}, seed {record['seed']})")
     if record["status"] == "ok":
@@ -52,7 +52,7 @@ class Progress:
             return None
         return (time.monotonic() - self.started) / self.done * (self.total - self.done)
 
-    def update(self, record: dict[str, Any]) -> None:
+    def update(self, record: Any) -> None:
         self.done += 1
         if record["status"] != "ok":
             self.failed += 1

@@ -18,8 +18,6 @@ import argparse
 import os
 import platform
 import shlex
-import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,17 +38,16 @@ def main() -> None:
     args = parser.parse_args()
     if "BENCH_DATA_DIR" not in os.environ and SHARED.is_dir():
         os.environ["BENCH_DATA_DIR"] = str(SHARED)
-    sys.path[:0] = [str(ROOT)]
+    import bench
     from bench.data import is_cached
     from bench.plugins import get_datasets, load_plugins
 
     load_plugins()
     datasets = [s.name for s in get_datasets() if s.name.startswith("adbench:") and is_cached(s)]
-    cmd = [sys.executable, "-m", "bench", "run", "--store", str(args.store),
-           "--detectors", ",".join(DETECTORS), "--datasets", ",".join(datasets),
-           "--seeds", args.seeds, "--protocol", args.protocol, "--jobs", str(args.jobs),
-           "--no-leaderboard", "--quiet"]
-    shown = shlex.join(["bench", *cmd[3:5], "results/" + args.store.name, *cmd[6:]])
+    shown = shlex.join(["bench", "run", "--store", "results/" + args.store.name,
+                        "--detectors", ",".join(DETECTORS), "--datasets", ",".join(datasets),
+                        "--seeds", args.seeds, "--protocol", args.protocol, "--jobs",
+                        str(args.jobs), "--no-leaderboard", "--quiet"])
     load_before = os.getloadavg()
     wall = None
     if not args.report_only:
@@ -59,10 +56,10 @@ def main() -> None:
                              "move it away or use --report-only")
         print("$ " + shown, flush=True)
         t0 = time.perf_counter()
-        rc = subprocess.run(cmd, cwd=ROOT, check=False).returncode
+        bench.run(list(DETECTORS), datasets, seeds=[int(s) for s in args.seeds.split(",")],
+                  protocols=[args.protocol], store=args.store, executor=None, jobs=args.jobs,
+                  command=shown)
         wall = time.perf_counter() - t0
-        if rc not in (0, 1):
-            raise SystemExit(f"bench run exited with status {rc}")
     load_after = os.getloadavg()
     write_table(args, datasets, wall, shown, load_before, load_after)
 
@@ -103,7 +100,7 @@ def write_table(args, datasets, wall, shown, load_before, load_after) -> None:
         "exclude each worker's one-time warm-up (torch import, first kernels), reported apart.",
         "",
         "| detector | mean AUROC | median fit (s) | total fit (s) | total score (s) | slowest cell "
-        "(s) | max peak RSS (MB) | cells ok | not ok |",
+        "(s) | max own peak (MB) | cells ok | not ok |",
         "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
     ]
     for name in DETECTORS:
@@ -117,7 +114,7 @@ def write_table(args, datasets, wall, shown, load_before, load_after) -> None:
         lines.append(
             f"| {name} | {auroc:.3f} | {good['fit_s'].median():.2f} | {good['fit_s'].sum():.0f} | "
             f"{good['score_s'].sum():.0f} | {slow['fit_s'] + slow['score_s']:.1f} "
-            f"({slow['dataset'].split(':')[-1]}) | {good['peak_mem_mb'].max():.0f} | {len(good)} | "
+            f"({slow['dataset'].split(':')[-1]}) | {_mb(good['peak_mem_mb'].max())} | {len(good)} | "
             f"{len(mine) - len(good)} |")
     bad = cells[cells["status"] != "ok"]
     if len(bad):
@@ -133,6 +130,11 @@ def write_table(args, datasets, wall, shown, load_before, load_after) -> None:
     text = "\n".join(lines) + "\n"
     args.output.write_text(text)
     print(text)
+
+
+def _mb(value: float) -> str:
+    """MB, or "-" for stores written before peak_mem_mb was a cell's own peak (migrated empty)."""
+    return "-" if value != value else f"{value:.0f}"
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
         [--seeds 1,2,3] [--jobs 2] [--store results/generative.sqlite]
         [-o results/generative_vs_pyod.md]
 
-Runs, through the real runner (``bench run`` in a subprocess, so an interrupted grid resumes
-from the store):
+Runs, through the real runner (``bench.run`` into a store, so an interrupted grid resumes
+from it):
 
 1. protocol ``unsupervised``: ae, vae, gan, bigan, flow, diffusion, pyod_autoencoder, pyod_vae,
    pyod_alad, pyod_so_gaal, pyod_deepsvdd, iforest, knn;
@@ -33,7 +33,6 @@ import argparse
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -42,7 +41,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets" / "adbench"
-BENCH = [sys.executable, "-m", "bench"]
 
 GENERATIVE = ["ae", "vae", "gan", "bigan", "flow", "diffusion"]
 BASELINES = ["pyod_autoencoder", "pyod_vae", "pyod_alad", "pyod_so_gaal", "pyod_deepsvdd",
@@ -88,18 +86,19 @@ def cached_adbench_datasets() -> list[str]:
 
 
 def run_grid(detectors: list[str], datasets: list[str], protocol: str, args: Any) -> float:
-    """``bench run`` for one protocol; returns its wall seconds. Failed cells do not stop it."""
-    cmd = [*BENCH, "run", "--store", str(args.store), "--detectors", ",".join(detectors),
+    """``bench.run`` for one protocol; returns its wall seconds. Failed cells do not stop it."""
+    import bench
+
+    cmd = ["bench", "run", "--store", str(args.store), "--detectors", ",".join(detectors),
            "--datasets", ",".join(datasets), "--seeds", args.seeds, "--protocol", protocol,
            "--max-samples", str(args.max_samples), "--jobs", str(args.jobs),
-           "--no-leaderboard", "--quiet"]
-    if args.timeout:
-        cmd += ["--timeout", str(args.timeout)]
-    print("$ " + shlex.join(["bench", *cmd[3:]]), flush=True)
+           "--no-leaderboard", "--quiet"] + (["--timeout", str(args.timeout)] if args.timeout else [])
+    print("$ " + shlex.join(cmd), flush=True)
     t0 = time.perf_counter()
-    rc = subprocess.run(cmd, cwd=ROOT, check=False).returncode
-    if rc not in (0, 1):  # 1 = some cell failed, recorded in the store
-        raise SystemExit(f"bench run exited with status {rc}")
+    bench.run(detectors, datasets, protocols=[protocol],
+              seeds=[int(s) for s in args.seeds.split(",")], store=args.store, executor=None,
+              jobs=args.jobs, max_samples=args.max_samples, timeout=args.timeout or None,
+              command=shlex.join(cmd))
     return time.perf_counter() - t0
 
 

@@ -9,8 +9,11 @@
 2. Speed-up: the same CPU-bound cells with 1 and 2 worker processes (one BLAS thread each), wall
    time of the whole run including worker start; also the Dask executor with 2 workers.
 3. Memory: one fresh worker per large ADBench dataset (donors, http, cover, celeba, when in the
-   cache), detectors iforest, hbos and a step-budgeted autoencoder, under --max-memory 4GB. Peak
-   resident memory of the worker process over its life (ru_maxrss) and during fit + score.
+   cache), detectors iforest, hbos and a step-budgeted autoencoder, under --max-memory 4GB: each
+   cell's own peak (above the worker's memory at its start) and that baseline.
+
+It drives the execution layer (bench.planner, bench.execution) rather than ``bench.run``: what it
+measures is the executors' cost per cell, timed record by record.
 
 The machine may be shared: the load average before and after is part of the table.
 """
@@ -42,11 +45,11 @@ def _setup() -> None:
 
 
 def _cells(detector: str, dataset: str, seeds: list[int], max_samples: int | None = None) -> list:
-    from bench import data, plugins, runner
+    from bench import data, planner, plugins
 
     det = plugins.get_detectors().select([detector])
     ds = plugins.get_datasets().get(dataset)
-    return runner.plan(det, [(ds, data.fingerprint(ds))], ["unsupervised"], seeds,
+    return planner.plan(det, [(ds, data.fingerprint(ds))], ["unsupervised"], seeds,
                        max_samples=max_samples)
 
 
@@ -72,13 +75,13 @@ def _direct(detector: str, dataset: str, seeds: list[int]) -> list[float]:
 
 def _through_runner(cells: list, executor: str, jobs: int = 1) -> tuple[float, list[float]]:
     """Seconds from the start to each record, and the intervals between records."""
-    from bench import runner
+    from bench.execution import execute
 
     t0 = time.perf_counter()
     stamps = []
-    for record in runner.execute(cells, executor=executor, jobs=jobs, threads=1):
-        if record["status"] != "ok":
-            raise SystemExit(f"benchmark cell failed: {record['error']}")
+    for record in execute(cells, executor=executor, jobs=jobs, threads=1):
+        if record.status != "ok":
+            raise SystemExit(f"benchmark cell failed: {record.error}")
         stamps.append(time.perf_counter() - t0)
     return stamps, [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
 
@@ -130,19 +133,18 @@ def speedup(detector: str, dataset: str, n: int) -> list[dict[str, Any]]:
 
 
 def memory(detectors: list[str], datasets: list[str], limit: str) -> list[dict[str, Any]]:
-    from bench import runner
+    from bench.execution import execute
 
     rows = []
     for dataset in datasets:
         cells = [c for d in detectors for c in _cells(d, dataset, [1])]
-        for record in runner.execute(cells, executor="process", jobs=1, threads=1,
-                                     max_memory=limit):
+        for record in execute(cells, executor="process", jobs=1, threads=1, max_memory=limit):
             rows.append({
-                "dataset": dataset, "detector": record["detector"], "status": record["status"],
-                "n_train": record.get("n_train"), "n_test": record.get("n_test"),
-                "fit_s": record.get("fit_s"), "score_s": record.get("score_s"),
-                "auroc": record.get("auroc"), "fit_score_peak_mb": record.get("rss_peak_mb"),
-                "worker_peak_mb": record.get("worker_maxrss_mb"), "error": record.get("error"),
+                "dataset": dataset, "detector": record.detector, "status": record.status,
+                "n_train": record.n_train, "n_test": record.n_test, "fit_s": record.fit_s,
+                "score_s": record.score_s, "auroc": record.auroc,
+                "peak_mem_mb": record.peak_mem_mb, "worker_mem_mb": record.worker_mem_mb,
+                "error": record.error,
             })
     return rows
 
@@ -198,8 +200,8 @@ def main() -> None:
     mem_table = _table(mem, [
         ("dataset", "dataset", ""), ("detector", "detector", ""), ("status", "status", ""),
         ("n_train", "train rows", ""), ("fit_s", "fit s", ".1f"), ("score_s", "score s", ".1f"),
-        ("auroc", "AUROC", ".3f"), ("fit_score_peak_mb", "peak RSS fit+score MB", ".0f"),
-        ("worker_peak_mb", "worker peak RSS MB", ".0f")])
+        ("auroc", "AUROC", ".3f"), ("peak_mem_mb", "cell's own peak MB", ".0f"),
+        ("worker_mem_mb", "worker at the cell's start MB", ".0f")])
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     base = over[0]["cell_s"]
@@ -237,10 +239,10 @@ at least 1.7x on 2 cores.
 ## Peak memory per worker on the largest ADBench datasets
 
 One fresh worker process per dataset (`--executor process --jobs 1 --max-memory 4GB`), cells in
-the order listed, seed 1, full data (no `--max-samples`). "worker peak" is the worker process's
-peak resident memory over its life so far (Python, libraries, the dataset, the split and every
-cell before it); "fit+score" is the peak during that cell's fit and score (the kernel's
-high-water mark, reset before the fit).
+the order listed, seed 1, full data (no `--max-samples`). "cell's own peak" is the record's
+`peak_mem_mb`: the peak resident memory during that cell's fit and score (the kernel's high-water
+mark, reset before the fit) above the worker's memory at the cell's start, which is
+`worker_mem_mb` (Python, libraries, the dataset and its split).
 `ae` trains in mini-batches with a budget of 300 steps.
 
 {mem_table}

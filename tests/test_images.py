@@ -520,10 +520,6 @@ def test_cli_one_vs_rest_runs_iforest_on_the_mnist_sample(mnist_sample, tmp_path
     with Store(str(store)) as db:
         cells = db.query()
     assert sorted(cells["dataset"]) == ["file:mnist-test-digits-0-4.0", "file:mnist-test-digits-0-4.3"]
-    errors = " ".join(cells["error"].dropna())
-    if "dim 3" in errors:
-        pytest.xfail("the runner does not yet give classical detectors flattened pixels "
-                     "(contract #2, pipeline branch)")
     assert result.exit_code == 0, result.output
     assert (cells["status"] == "ok").all() and (cells["n_train"] + cells["n_test"] == 300).all()
     assert cells["auroc"].between(0, 1).all()
@@ -669,9 +665,6 @@ def test_cli_runs_a_registered_collection_under_oneclass_and_unsupervised(served
         "-d", "shape_probe", "--seeds", "1", "--store", str(store), "-q", "--executor", "serial"])
     with Store(str(store)) as db:
         cells = db.query().set_index("protocol")
-    if "needs an official train/test split" in str(cells.loc["oneclass", "error"]):
-        pytest.xfail("the runner does not yet pass DatasetSpec.n_train and anomaly_share to "
-                     "protocols.split (contract #2, pipeline branch)")
     assert result.exit_code == 0, result.output
     # oneclass: the 5 official training images of class b; the whole official test set (7)
     assert (cells.loc["oneclass", "n_train"], cells.loc["oneclass", "n_test"]) == (5, 7)

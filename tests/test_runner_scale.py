@@ -18,9 +18,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from bench import runner
 from bench.cli import cli
 from bench.errors import BenchError
+from bench.execution import parse_memory
 from bench.progress import Progress
 from bench.store import Store
 
@@ -47,7 +47,7 @@ def test_dask_executor_isolates_failures(tmp_path, plugs):
     result = CliRunner().invoke(cli, [
         "--plugins-dir", str(plugs), "run", "--executor", "dask", "--jobs", "2",
         "--detectors", "good,raises,returns_nan,sleeps,exits,hog", "--datasets", "synthetic:global",
-        "--seeds", "1", "--store", str(store), "--timeout", "4", "--max-memory", "800MB"])
+        "--seeds", "1", "--store", str(store), "--timeout", "8", "--max-memory", "800MB"])
     elapsed = time.monotonic() - start
     assert result.exit_code == 1, result.output
     frame = _cells(store)
@@ -56,7 +56,7 @@ def test_dask_executor_isolates_failures(tmp_path, plugs):
     errors = _errors(frame)
     assert "deliberate failure in fit" in errors["raises"]
     assert "NaN/inf" in errors["returns_nan"]
-    assert "timeout of 4 s" in errors["sleeps"]
+    assert "timeout of 8 s" in errors["sleeps"]
     assert "worker process died (exit code 7)" in errors["exits"]
     assert "memory limit of 800 MB" in errors["hog"]
     assert "1 ok, 4 failed, 1 timed out" in result.output
@@ -124,8 +124,9 @@ def test_peak_memory_is_each_cells_own_peak_in_a_reused_worker(tmp_path, plugs):
     peak = dict(zip(frame["detector"], frame["peak_mem_mb"], strict=True))
     pids = set(frame["pid"])
     assert len(pids) == 1  # the same worker ran both cells
-    assert peak["spike"] > 320 and peak["good"] > 20
-    assert peak["spike"] - peak["good"] > 250
+    assert peak["spike"] > 300 and peak["good"] < 30  # MB above the worker's memory at the start
+    worker = dict(zip(frame["detector"], frame["worker_mem_mb"], strict=True))
+    assert worker["good"] > 20  # the interpreter and its libraries: the baseline, apart
 
 
 def test_a_detector_that_changes_its_input_does_not_change_the_next_cells(tmp_path, plugs):
@@ -146,13 +147,13 @@ def test_a_detector_that_changes_its_input_does_not_change_the_next_cells(tmp_pa
 
 
 def test_memory_sizes_and_the_serial_executor_refuses_a_limit(tmp_path):
-    assert runner.parse_memory("4GB") == 4 * 10**9
-    assert runner.parse_memory("500MiB") == 500 * 2**20
-    assert runner.parse_memory("1.5g") == 1_500_000_000
-    assert runner.parse_memory(None) is None
+    assert parse_memory("4GB") == 4 * 10**9
+    assert parse_memory("500MiB") == 500 * 2**20
+    assert parse_memory("1.5g") == 1_500_000_000
+    assert parse_memory(None) is None
     for bad in ("lots", "4XB", "0GB"):
         with pytest.raises(BenchError):
-            runner.parse_memory(bad)
+            parse_memory(bad)
     result = CliRunner().invoke(cli, [
         "run", "--detectors", "hbos", "--datasets", "synthetic:global", "--seeds", "1",
         "--store", str(tmp_path / "r.sqlite"), "--executor", "serial", "--max-memory", "1GB"])
