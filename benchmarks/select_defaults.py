@@ -295,6 +295,7 @@ def select(detector: str, grid: Mapping[str, Any], folds: Mapping[str, str], arg
     result: dict[str, Any] = {"detector": detector, "candidates": labels, "datasets": datasets,
                               "folds": fold_of, "protocols": {}, "seeds": list(args.seeds),
                               "max_samples": args.max_samples}
+    tables: dict[str, pd.DataFrame] = {}
     for protocol in protocols:
         table, problems = auroc_table(cells, labels, datasets, protocol)
         complete = [d for d in datasets if not table.loc[d].isna().any()]
@@ -311,7 +312,25 @@ def select(detector: str, grid: Mapping[str, Any], folds: Mapping[str, str], arg
         entry["counterpart"] = labels_of([counterpart])[0] if counterpart else None
         entry["aim"] = labels_of([aims[protocol]])[0] if protocol in aims else None
         result["protocols"][protocol] = entry
+        tables[protocol] = table
+    if len(protocols) > 1:
+        result["both"] = _both(tables, fold_of, result["protocols"])
     return result
+
+
+def _both(tables: Mapping[str, pd.DataFrame], fold_of: Mapping[str, str],
+          entries: Mapping[str, Any]) -> dict[str, Any]:
+    """One setting for every protocol (a default cannot know the protocol): the same
+    cross-validation over (protocol, dataset) pairs, a dataset held out under every protocol."""
+    complete = [d for d in fold_of if all(not t.loc[d].isna().any() for t in tables.values())]
+    rows = pd.concat({p: t.loc[complete] for p, t in tables.items()}, names=["protocol", "dataset"])
+    rows.index = [f"{p}|{d}" for p, d in rows.index]
+    folds = {key: fold_of[key.split("|", 1)[1]] for key in rows.index}
+    out: dict[str, Any] = {"n_datasets": len(complete), "protocols": list(tables)}
+    if len({fold_of[d] for d in complete}) >= 2:
+        out.update(cross_validate(rows, folds))
+        out["held_out"] = {}  # per-row detail is in the protocols' entries
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,6 +376,22 @@ def render(result: Mapping[str, Any]) -> str:
             lines += [f"Excluded (a candidate has no ok cell): {', '.join(e['excluded'])}", ""]
         if e["problems"]:
             lines += ["Failed or missing cells:", "", *[f"- {p}" for p in e["problems"]], ""]
+    both = result.get("both")
+    if both and "chosen" in both:
+        lines += [f"#### {det}, one setting for {' and '.join(both['protocols'])}", "",
+                  f"The same cross-validation over (protocol, dataset) pairs of the "
+                  f"{both['n_datasets']} datasets complete under every protocol (a held-out fold "
+                  "is held out under every protocol).", "",
+                  "| candidate | mean AUROC |", "|---|---|"]
+        for lab in result["candidates"]:
+            mark = " **(chosen)**" if lab == both["chosen"] else ""
+            lines.append(f"| `{lab}`{mark} | {_f(both['candidate_means'][lab])} |")
+        lines += ["", "Chosen per fold: " + ", ".join(
+                      f"{f['fold']}: `{f['chosen']}`" for f in both["per_fold"]), "",
+                  f"- chosen setting: `{both['chosen']}`",
+                  f"- in-sample mean AUROC: {_f(both['in_sample'])}",
+                  f"- **out-of-fold** mean AUROC: {_f(both['out_of_fold'])}",
+                  f"- gap (in-sample - out-of-fold): {_f(both['gap'])}", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -374,10 +409,73 @@ def write_block(path: Path, name: str, text: str) -> None:
     path.write_text(new)
 
 
+def diagnose(store: str | Path, detectors: Sequence[str], datasets: Sequence[str],
+             max_samples: int | None) -> str:
+    """Figures behind the choice of candidates, from an existing store (markdown).
+
+    * training curves: per detector and protocol, the share of ok cells whose training loss still
+      fell by more than 2 % over the last quarter of the epochs, and the median share of the
+      whole drop that came in that last quarter;
+    * a detector with no training ("norm": the mean squared z-score of a row, with the training
+      part's statistics) under the same protocols, seeds and max_samples as the store's cells,
+      its mean AUROC, and the Spearman correlation over datasets of each detector's AUROC with it.
+    """
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from bench import data, leaderboard, plugins, protocols
+
+    cells, _ = leaderboard.load_current(store)
+    if max_samples is not None:
+        cells = cells[cells["max_samples"] == max_samples]
+    cells = cells[(cells["status"] == "ok") & cells["dataset"].isin(datasets)]
+    lines = ["| detector | protocol | cells | epochs (median) | still falling | last quarter's share "
+             "of the drop |", "|---|---|---|---|---|---|"]
+    for (det, protocol), group in cells[cells["detector"].isin(detectors)].groupby(
+            ["detector", "protocol"]):
+        falling, share, epochs = [], [], []
+        for extra in group["extra"]:
+            history = json.loads(extra or "{}").get("history") if isinstance(extra, str) else None
+            if not history:
+                continue
+            loss = np.array([float(e["train_loss"]) for e in history])
+            q = max(1, len(loss) // 4)
+            drop = loss[0] - loss.min()
+            falling.append(loss[-1] < loss[-1 - q] - 0.02 * abs(loss[-1 - q]))
+            share.append((loss[-1 - q] - loss[-1]) / drop if drop > 0 else np.nan)
+            epochs.append(len(loss))
+        if epochs:
+            lines.append(f"| {det} | {protocol} | {len(epochs)} | {np.median(epochs):.0f} | "
+                         f"{100 * np.mean(falling):.0f} % | {100 * np.nanmedian(share):.0f} % |")
+    specs = {s.name: s for s in plugins.get_datasets().select(list(datasets))}
+    norm = []
+    for (name, protocol, seed), _ in cells.groupby(["dataset", "protocol", "seed"]):
+        X, y = data.load(specs[name])
+        part = protocols.split(X, y, protocol, int(seed), max_samples=max_samples)
+        mu, sd = part.X_train.mean(0), np.maximum(part.X_train.std(0), 1e-2)
+        score = (((part.X_test - mu) / sd) ** 2).mean(1)
+        norm.append({"dataset": name, "protocol": protocol, "seed": seed,
+                     "auroc": roc_auc_score(part.y_test, score)})
+    norm_frame = pd.DataFrame(norm).groupby(["protocol", "dataset"])["auroc"].mean()
+    lines += ["", "| protocol | norm mean AUROC | detector | its mean AUROC | Spearman with norm |",
+              "|---|---|---|---|---|"]
+    per = cells.groupby(["protocol", "detector", "dataset"])["auroc"].mean()
+    for protocol in sorted(norm_frame.index.get_level_values(0).unique()):
+        base = norm_frame.loc[protocol]
+        for det in sorted(per.loc[protocol].index.get_level_values(0).unique()):
+            mine = per.loc[(protocol, det)]
+            common = base.index.intersection(mine.index)
+            lines.append(f"| {protocol} | {base[common].mean():.3f} ({len(common)} datasets) | {det} | "
+                         f"{mine[common].mean():.3f} | "
+                         f"{base[common].corr(mine[common], method='spearman'):.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("detector", help="the detector whose defaults are chosen (a [section] of --grid)")
+    p.add_argument("detector", nargs="?",
+                   help="the detector whose defaults are chosen (a [section] of --grid)")
     p.add_argument("--grid", default=str(DEFAULT_GRID), help="TOML: [DETECTOR] candidates, "
                    "counterpart, [DETECTOR.aim] protocol = detector")
     p.add_argument("-c", "--candidate", action="append", default=None,
@@ -397,7 +495,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-run", action="store_true", help="only read the store")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="markdown file to update")
     p.add_argument("--json", default=None, help="also write the figures as JSON here")
+    p.add_argument("--diagnose", default=None, metavar="STORE",
+                   help="print the training-curve and no-training-baseline figures of STORE")
+    p.add_argument("--diagnose-detectors", default="ae,vae,gan,bigan")
     args = p.parse_args(argv)
+    if args.diagnose:
+        print(diagnose(args.diagnose, args.diagnose_detectors.split(","),
+                       available_datasets(args.datasets), args.max_samples))
+        return 0
+    if not args.detector:
+        p.error("name a detector (or --diagnose STORE)")
     try:
         with open(args.grid, "rb") as fh:
             grids = tomllib.load(fh)
