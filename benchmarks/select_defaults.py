@@ -366,6 +366,11 @@ def render(result: Mapping[str, Any]) -> str:
                       f"- in-sample mean AUROC: {_f(e['in_sample'])}",
                       f"- **out-of-fold** mean AUROC: {_f(e['out_of_fold'])}",
                       f"- gap (in-sample - out-of-fold): {_f(e['gap'])}"]
+            cp = e["counterpart"]
+            if cp and e["fit_median_s"].get(cp):
+                ratio = e["fit_median_s"][e["chosen"]] / e["fit_median_s"][cp]
+                lines.append(f"- median fit of the chosen setting / of `{cp}`: {ratio:.2f} "
+                             "(same datasets; timed in whichever run computed each cell)")
             for lab, mean in e["references"].items():
                 role = "PyOD counterpart" if lab == e["counterpart"] else "aim"
                 lines.append(f"- {role} `{lab}`: mean AUROC {_f(mean)} on {e['reference_n'][lab]} of "

@@ -166,3 +166,27 @@ def test_cells_are_reused_by_key_from_another_store(adbench_dir: Path, tmp_path:
     assert sd.copy_cells(ref, store, keys) == 0  # already copied
     cells = sd.run_cells(["knn"], small, ["novelty"], [1], store, max_samples=None, execute=False)
     assert sorted(cells["auroc"]) == sorted(first["auroc"])
+
+
+def test_diagnose_reads_curves_and_scores_the_no_training_baseline(adbench_dir: Path, tmp_path: Path) -> None:
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from bench import data, protocols
+
+    specs = sorted((s for s in plugins.get_datasets().select(["adbench:*"])
+                    if data.is_cached(s) and s.n_samples and s.n_samples <= 250), key=lambda s: s.name)[:2]
+    if len(specs) < 2:
+        pytest.skip("fewer than 2 small ADBench datasets available")
+    names = [s.name for s in specs]
+    store = tmp_path / "d.sqlite"
+    sd.run_cells(["ae[epochs=4]"], names, ["novelty"], [1], store, max_samples=None)
+    text = sd.diagnose(store, ["ae[epochs=4]"], names, None)
+    assert "| ae[epochs=4] | novelty | 2 | 4 |" in text
+    expected = []
+    for spec in specs:
+        X, y = data.load(spec)
+        part = protocols.split(X, y, "novelty", 1)
+        mu, sd_ = part.X_train.mean(0), np.maximum(part.X_train.std(0), 1e-2)
+        expected.append(roc_auc_score(part.y_test, (((part.X_test - mu) / sd_) ** 2).mean(1)))
+    assert f"| novelty | {np.mean(expected):.3f} (2 datasets) | ae[epochs=4] |" in text
