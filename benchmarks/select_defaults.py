@@ -103,13 +103,22 @@ def assign_folds(datasets: Sequence[str], folds: Mapping[str, str], path: Any = 
 # the selection itself (pure: a table of AUROCs in, figures out)
 
 
-def cross_validate(table: pd.DataFrame, folds: Mapping[str, str]) -> dict[str, Any]:
+def choose(means: pd.Series, min_gain: float = 0.0) -> str:
+    """The candidate with the best mean; the first candidate (the current default) is kept
+    unless that best mean beats it by more than ``min_gain``; ties go to the earlier one."""
+    best = str(means.idxmax())  # first maximum
+    first = str(means.index[0])
+    return first if means[first] >= means[best] - min_gain else best
+
+
+def cross_validate(table: pd.DataFrame, folds: Mapping[str, str], min_gain: float = 0.0) -> dict[str, Any]:
     """Leave-folds-out choice among candidates.
 
-    ``table``: rows = datasets, columns = candidates (in preference order: ties go to the
-    earlier column), values = mean AUROC over seeds; no missing values. Returns the per-fold
-    choices, the held-out score of each dataset, the out-of-fold mean, the candidate chosen on
-    all datasets with its in-sample mean, and the gap.
+    ``table``: rows = datasets, columns = candidates (in preference order: the first is the
+    current default, kept unless beaten by more than ``min_gain``; ties go to the earlier
+    column), values = mean AUROC over seeds; no missing values. Returns the per-fold choices,
+    the held-out score of each dataset, the out-of-fold mean, the candidate chosen on all
+    datasets with its in-sample mean, and the gap.
     """
     if table.isna().any().any():
         raise SelectionError("cross_validate needs a complete table (no missing cells)")
@@ -120,14 +129,14 @@ def cross_validate(table: pd.DataFrame, folds: Mapping[str, str]) -> dict[str, A
         inside = [d for d in datasets if fold_of[d] == fold]
         train = [d for d in datasets if fold_of[d] != fold]
         means = table.loc[train].mean(axis=0)
-        choice = str(means.idxmax())  # first maximum: the earlier candidate wins ties
+        choice = choose(means, min_gain)
         for d in inside:
             held_out[d] = float(table.at[d, choice])
         per_fold.append({"fold": fold, "n_datasets": len(inside), "chosen": choice,
                          "train_mean": float(means[choice]),
                          "held_out_mean": float(table.loc[inside, choice].mean())})
     overall = table.mean(axis=0)
-    chosen = str(overall.idxmax())
+    chosen = choose(overall, min_gain)
     out_of_fold = float(pd.Series(held_out).mean())
     in_sample = float(overall[chosen])
     return {"per_fold": per_fold, "held_out": held_out, "out_of_fold": out_of_fold,
@@ -294,7 +303,7 @@ def select(detector: str, grid: Mapping[str, Any], folds: Mapping[str, str], arg
                       timeout=args.timeout, reuse=args.reuse, execute=not args.no_run)
     result: dict[str, Any] = {"detector": detector, "candidates": labels, "datasets": datasets,
                               "folds": fold_of, "protocols": {}, "seeds": list(args.seeds),
-                              "max_samples": args.max_samples}
+                              "max_samples": args.max_samples, "min_gain": args.min_gain}
     tables: dict[str, pd.DataFrame] = {}
     for protocol in protocols:
         table, problems = auroc_table(cells, labels, datasets, protocol)
@@ -304,7 +313,7 @@ def select(detector: str, grid: Mapping[str, Any], folds: Mapping[str, str], arg
         entry: dict[str, Any] = {"problems": problems + ref_problems, "n_datasets": len(complete),
                                  "excluded": [d for d in datasets if d not in complete]}
         if len({fold_of[d] for d in complete}) >= 2:
-            entry.update(cross_validate(table.loc[complete], fold_of))
+            entry.update(cross_validate(table.loc[complete], fold_of, args.min_gain))
         entry["fit_median_s"] = {lab: median_fit(cells, lab, protocol, complete)
                                  for lab in [*labels, *refs]}
         entry["references"] = {lab: float(ref_table[lab].mean()) for lab in refs}
@@ -314,12 +323,12 @@ def select(detector: str, grid: Mapping[str, Any], folds: Mapping[str, str], arg
         result["protocols"][protocol] = entry
         tables[protocol] = table
     if len(protocols) > 1:
-        result["both"] = _both(tables, fold_of, result["protocols"])
+        result["both"] = _both(tables, fold_of, args.min_gain)
     return result
 
 
 def _both(tables: Mapping[str, pd.DataFrame], fold_of: Mapping[str, str],
-          entries: Mapping[str, Any]) -> dict[str, Any]:
+          min_gain: float) -> dict[str, Any]:
     """One setting for every protocol (a default cannot know the protocol): the same
     cross-validation over (protocol, dataset) pairs, a dataset held out under every protocol."""
     complete = [d for d in fold_of if all(not t.loc[d].isna().any() for t in tables.values())]
@@ -328,7 +337,7 @@ def _both(tables: Mapping[str, pd.DataFrame], fold_of: Mapping[str, str],
     folds = {key: fold_of[key.split("|", 1)[1]] for key in rows.index}
     out: dict[str, Any] = {"n_datasets": len(complete), "protocols": list(tables)}
     if len({fold_of[d] for d in complete}) >= 2:
-        out.update(cross_validate(rows, folds))
+        out.update(cross_validate(rows, folds, min_gain))
         out["held_out"] = {}  # per-row detail is in the protocols' entries
     return out
 
@@ -346,7 +355,9 @@ def render(result: Mapping[str, Any]) -> str:
     seeds = ",".join(str(s) for s in result["seeds"])
     lines = [f"### {det}", "",
              f"{len(result['datasets'])} datasets in {len(set(result['folds'].values()))} folds, "
-             f"seeds {seeds}, max_samples={result['max_samples']}.", ""]
+             f"seeds {seeds}, max_samples={result['max_samples']}; the first candidate (the current "
+             f"default) is kept unless another beats its mean by more than {result['min_gain']}.",
+             ""]
     for protocol, e in result["protocols"].items():
         lines += [f"#### {det}, {protocol}", ""]
         if "chosen" not in e:
@@ -491,6 +502,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    type=lambda s: [x.strip() for x in s.split(",") if x.strip()])
     p.add_argument("-s", "--seeds", default="1", type=lambda s: [int(x) for x in s.split(",")])
     p.add_argument("--max-samples", type=int, default=10000)
+    p.add_argument("--min-gain", type=float, default=0.005,
+                   help="keep the first candidate unless another's mean beats it by more than this")
     p.add_argument("--store", default=str(DEFAULT_STORE))
     p.add_argument("--reuse", action="append", default=[],
                    help="a store whose cells with the same key are copied instead of recomputed")

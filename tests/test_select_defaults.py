@@ -93,6 +93,14 @@ def test_cross_validate_ties_go_to_the_earlier_candidate_and_missing_cells_refus
     table = pd.DataFrame({"default": [0.7, 0.9], "other": [0.9, 0.7]}, index=["x", "y"])
     out = sd.cross_validate(table, {"x": "1", "y": "2"})
     assert out["chosen"] == "default"
+    # the default is kept unless beaten by more than min_gain
+    close = pd.DataFrame({"default": [0.80, 0.80], "other": [0.81, 0.80]}, index=["x", "y"])
+    assert sd.cross_validate(close, {"x": "1", "y": "2"})["chosen"] == "other"
+    kept = sd.cross_validate(close, {"x": "1", "y": "2"}, min_gain=0.005)
+    assert kept["chosen"] == "default"
+    # leaving out y, the choice is made on x alone, where "other" wins by 0.01
+    assert [f["chosen"] for f in kept["per_fold"]] == ["default", "other"]
+    assert sd.cross_validate(close, {"x": "1", "y": "2"}, min_gain=0.004)["chosen"] == "other"
     table.loc["x", "other"] = float("nan")
     with pytest.raises(sd.SelectionError, match="complete table"):
         sd.cross_validate(table, {"x": "1", "y": "2"})
@@ -117,7 +125,8 @@ def test_selection_on_a_tiny_real_store_is_resumable(adbench_dir: Path, tmp_path
     store, out = tmp_path / "sel.sqlite", tmp_path / "sel.md"
     out.write_text("# notes kept\n\nhand-written text\n")
     args = ["knn", "--grid", str(grid), "--folds", str(folds), "--datasets", ",".join(small),
-            "--protocols", "novelty", "--seeds", "1", "--store", str(store), "--out", str(out),
+            "--protocols", "novelty", "--seeds", "1", "--min-gain", "0.005", "--store", str(store),
+            "--out", str(out),
             "--json", str(tmp_path / "sel.json")]
     assert sd.main(args) == 0
 
@@ -129,7 +138,7 @@ def test_selection_on_a_tiny_real_store_is_resumable(adbench_dir: Path, tmp_path
     table = cells.pivot_table(index="dataset", columns="detector", values="auroc").loc[
         small, ["knn", "knn[n_neighbors=30]"]]
     fold_of = {small[0]: "f1", small[1]: "f1", small[2]: "f2", small[3]: "f2"}
-    expected = sd.cross_validate(table, fold_of)
+    expected = sd.cross_validate(table, fold_of, min_gain=0.005)
     import json
 
     result = json.loads((tmp_path / "sel.json").read_text())["protocols"]["novelty"]
