@@ -338,7 +338,12 @@ def _both(tables: Mapping[str, pd.DataFrame], fold_of: Mapping[str, str],
     out: dict[str, Any] = {"n_datasets": len(complete), "protocols": list(tables)}
     if len({fold_of[d] for d in complete}) >= 2:
         out.update(cross_validate(rows, folds, min_gain))
-        out["held_out"] = {}  # per-row detail is in the protocols' entries
+        held = pd.Series(out.pop("held_out"))
+        out["per_protocol"] = {
+            p: {"in_sample": float(rows.loc[[k for k in rows.index if k.startswith(p + "|")],
+                                            out["chosen"]].mean()),
+                "out_of_fold": float(held[[k for k in held.index if k.startswith(p + "|")]].mean())}
+            for p in tables}
     return out
 
 
@@ -407,7 +412,14 @@ def render(result: Mapping[str, Any]) -> str:
                   f"- chosen setting: `{both['chosen']}`",
                   f"- in-sample mean AUROC: {_f(both['in_sample'])}",
                   f"- **out-of-fold** mean AUROC: {_f(both['out_of_fold'])}",
-                  f"- gap (in-sample - out-of-fold): {_f(both['gap'])}", ""]
+                  f"- gap (in-sample - out-of-fold): {_f(both['gap'])}"]
+        for protocol, fig in both["per_protocol"].items():
+            e = result["protocols"][protocol]
+            refs = "; ".join(f"`{lab}` {_f(mean)}" for lab, mean in e["references"].items())
+            lines.append(f"- {protocol}: in-sample {_f(fig['in_sample'])}, **out-of-fold** "
+                         f"{_f(fig['out_of_fold'])}, gap {_f(fig['in_sample'] - fig['out_of_fold'])} "
+                         f"(compare: {refs})")
+        lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -502,7 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    type=lambda s: [x.strip() for x in s.split(",") if x.strip()])
     p.add_argument("-s", "--seeds", default="1", type=lambda s: [int(x) for x in s.split(",")])
     p.add_argument("--max-samples", type=int, default=10000)
-    p.add_argument("--min-gain", type=float, default=0.005,
+    p.add_argument("--min-gain", type=float, default=0.0,
                    help="keep the first candidate unless another's mean beats it by more than this")
     p.add_argument("--store", default=str(DEFAULT_STORE))
     p.add_argument("--reuse", action="append", default=[],
