@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -156,7 +155,7 @@ def run_cells(selectors: Sequence[str], datasets: Sequence[str], protocols: Sequ
     of this grid (columns of ``bench export``).
 
     Cells with the same key in a ``reuse`` store are copied first. A cell that fails stays in
-    the store as failed (the caller reports it); ``bench run`` exits 1 then, which is not fatal.
+    the store as failed (the caller reports it).
     """
     keys = plan_keys(selectors, datasets, protocols, seeds, max_samples)
     for ref in reuse:
@@ -164,17 +163,12 @@ def run_cells(selectors: Sequence[str], datasets: Sequence[str], protocols: Sequ
         if n:
             print(f"copied {n} ok cells from {ref} (same cell keys)", file=sys.stderr)
     if execute:
-        cmd = [sys.executable, "-m", "bench", "run", "--store", str(store),
-               "-d", ",".join(selectors), "-D", ",".join(datasets),
-               "-p", ",".join(protocols), "-s", ",".join(str(s) for s in seeds),
-               "--jobs", str(jobs), "--threads-per-job", str(threads), "--no-leaderboard"]
-        if max_samples is not None:
-            cmd += ["--max-samples", str(max_samples)]
-        if timeout is not None:
-            cmd += ["--timeout", str(timeout)]
-        proc = subprocess.run(cmd, cwd=ROOT, check=False)
-        if proc.returncode not in (0, 1):
-            raise SelectionError(f"bench run exited with status {proc.returncode}")
+        import bench
+
+        bench.run(list(selectors), list(datasets), protocols=list(protocols), seeds=list(seeds),
+                  store=str(store), jobs=jobs, threads_per_job=threads, timeout=timeout,
+                  max_samples=max_samples, executor="process", progress=True,
+                  command="benchmarks/select_defaults.py")
     if not Path(store).is_file():
         raise SelectionError(f"store {store} does not exist (run without --no-run first)")
     from bench import leaderboard
@@ -187,11 +181,11 @@ def plan_keys(selectors: Sequence[str], datasets: Sequence[str], protocols: Sequ
               seeds: Sequence[int], max_samples: int | None) -> set[str]:
     """The cell keys ``bench run`` plans for this grid (detector parameters, plugin version,
     dataset sha256, protocol, seed, max_samples)."""
-    from bench import data, plugins, runner
+    from bench import data, planner, plugins
 
     dets = plugins.get_detectors().select(list(selectors))
     specs = plugins.get_datasets().select(list(datasets))
-    cells = runner.plan(dets, [(s, data.fingerprint(s)) for s in specs], list(protocols),
+    cells = planner.plan(dets, [(s, data.fingerprint(s)) for s in specs], list(protocols),
                         list(seeds), max_samples=max_samples)
     return {c.key for c in cells}
 
@@ -199,7 +193,7 @@ def plan_keys(selectors: Sequence[str], datasets: Sequence[str], protocols: Sequ
 def copy_cells(reference: str | Path, store: str | Path, keys: set[str]) -> int:
     """Copy the ok cells of ``reference`` whose key is in ``keys`` and that ``store`` lacks;
     recorded in ``store`` as a run whose command names the reference. Returns how many."""
-    from bench import runner
+    from bench.provenance import git_commit, versions
     from bench.store import Store
 
     if not Path(reference).is_file():
@@ -223,7 +217,7 @@ def copy_cells(reference: str | Path, store: str | Path, keys: set[str]) -> int:
         if not rows:
             return 0
         run_id = db.start_run(command=f"select_defaults: copy {len(rows)} cells by key from {reference}",
-                              git_commit=runner.git_commit(), versions=runner.versions(),
+                              git_commit=git_commit(), versions=versions(),
                               platform="", n_planned=0, options={"reuse": str(reference)})
         db.conn.execute("BEGIN")
         db.conn.executemany(

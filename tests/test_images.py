@@ -25,7 +25,8 @@ from bench_images.catalog import Collection
 from click.testing import CliRunner
 
 from bench import data, images, plugins, protocols
-from bench.cli import cli, default_datasets
+from bench.api import default_datasets
+from bench.cli import cli
 from bench.default_plugins import adbench_registry
 from bench.errors import DatasetError
 from bench.images import RemoteFile
