@@ -61,6 +61,7 @@ def _isolate_plugins():
     most tests run the shipped detectors and datasets); the CLI's ``--registry-dir`` writes
     ``BENCH_REGISTRY_DIR``, so that variable is put back too.
     """
+    plugins.load_plugins()  # the built-ins are in every snapshot, whichever test loads first
     snapshot = plugins.state.snapshot()
     env = {k: os.environ.get(k) for k in ("BENCH_REGISTRY_DIR", "BENCH_LOAD_PLUGINS")}
     yield
