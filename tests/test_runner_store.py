@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -224,3 +225,25 @@ def test_imports_and_warm_up_are_outside_the_cells_timeout(tmp_path, executor):
     frame, status = _statuses(store)
     assert set(status.values()) == {"ok"} and len(frame) == 3
     assert (frame["fit_s"] < 1).all() and frame["warmup_s"].max() > 1.5
+
+
+def test_a_worker_that_imports_past_the_prepare_limit_is_replaced(tmp_path):
+    """The driver gives imports and warm-up their own limit and kills (never interrupts) the
+    worker that passes it: the cell fails with that reason and the run ends cleanly."""
+    plugins = tmp_path / "plugs"
+    (plugins / "lib" / "slowlib").mkdir(parents=True)
+    (plugins / "slow.py").write_text(SLOW_PLUGIN)
+    (plugins / "lib" / "slowlib" / "__init__.py").write_text(SLOW_LIB)
+    (plugins / "lib" / "slowlib" / "kernels.py").write_text("")
+    store = tmp_path / "r.sqlite"
+    env = {**os.environ, "BENCH_PREPARE_TIMEOUT": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--plugins-dir", str(plugins), "run", "-d", "slowimport",
+         "-D", "synthetic:global", "-s", "1", "--jobs", "1", "--executor", "process",
+         "--store", str(store), "--no-leaderboard"],
+        capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 1, done.stderr
+    frame, status = _statuses(store)
+    assert status == {"slowimport@synthetic:global": "failed"}
+    (error,) = frame["error"]
+    assert "preparing the cell (imports, dataset, warm-up) took more than 1 s" in error
