@@ -314,9 +314,12 @@ def leaderboard(frame_or_store: Any, *, metric: str = "auroc", protocol: str | N
 
 def render_leaderboard(frame_or_store: Any, *, metric: str = "auroc", fmt: str = "markdown",
                        protocol: str | None = None, by: str = "detector",
-                       reference: str | None = None) -> str:
-    """The whole leaderboard as text: what ``bench leaderboard`` and the end of ``bench run`` print."""
+                       reference: str | None = None, width: int | None = None) -> str:
+    """The whole leaderboard as text: what ``bench leaderboard`` and the end of ``bench run`` print
+    (``fmt="table"``: a rich table ``width`` columns wide)."""
     from bench import leaderboard as lb
+    from bench import render
 
     cells, planned = lb.results(frame_or_store, protocol)
-    return lb.render(cells, metric, fmt, by=by, planned=planned, reference=reference)
+    return render.render(cells, metric, fmt, by=by, planned=planned, reference=reference,
+                         width=width)

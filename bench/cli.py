@@ -522,20 +522,19 @@ def _write(text: str, output: str | None) -> None:
 def _leaderboard_text(store: Any, metric: str, fmt: str | None, protocol: str | None, by: str,
                       reference: str | None, output: str | None) -> str:
     """What `bench leaderboard` prints, and the end of `bench run` (one function for both)."""
+    from bench import api
     from bench import leaderboard as lb
-    from bench import render
 
     if fmt is None:
         fmt = "table" if output is None and sys.stdout.isatty() else "markdown"
-    cells, planned = lb.results(store, protocol)
     width = None
     if fmt == "table":
         import shutil
 
         width = shutil.get_terminal_size((160, 24)).columns
     try:
-        return render.render(cells, metric, fmt, by=by, planned=planned, reference=reference,
-                             width=width)
+        return api.render_leaderboard(store, metric=metric, fmt=fmt, protocol=protocol, by=by,
+                                      reference=reference, width=width)
     except lb.UnknownReferenceError as exc:
         raise click.BadParameter(str(exc), param_hint="--reference") from None
 

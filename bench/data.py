@@ -236,15 +236,15 @@ def validate(
     """Check a dataset and return ``X`` as float64 (n, d) and ``y`` as int8 in {0, 1}.
 
     Images ((n, H, W), (n, C, H, W), or any X when ``image_shape`` is given) are checked by
-    :func:`bench.images.validate_images` and keep their shape and dtype.
+    :func:`bench.arrays.validate_images` and keep their shape and dtype.
     """
     import numpy as np
 
-    from bench import images
+    from bench import arrays
 
-    X = images.as_array(X, name)
+    X = arrays.as_array(X, name)
     if X.ndim > 2 or image_shape is not None:
-        X = images.validate_images(X, name, image_shape)
+        X = arrays.validate_images(X, name, image_shape)
         _, y = validate(np.zeros((len(X), 1)), y, name)  # the label checks
         return X, y
     y = np.asarray(y)

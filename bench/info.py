@@ -110,9 +110,9 @@ def card(spec: DetectorSpec) -> dict[str, Any]:
     doc = inspect.getdoc(factory) or ""
     out["summary"] = doc.strip().split("\n\n")[0].replace("\n", " ") or None
     out["scoring"] = scoring_rule(spec, doc)
-    from bench.registry import _accepts
+    from bench.detector import accepts_argument
 
-    out["seeded"] = _accepts(factory, "random_state")
+    out["seeded"] = accepts_argument(factory, "random_state")
     out["parameters"] = parameters(spec)
     return out
 

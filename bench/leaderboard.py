@@ -341,16 +341,6 @@ def failures(cells: pd.DataFrame) -> pd.DataFrame:
 # rendering: see bench/render.py
 
 
-def render(cells: pd.DataFrame, metric: str = "auroc", fmt: str = "markdown", *,
-           by: str = "detector", planned: pd.DataFrame | None = None,
-           reference: str | None = None) -> str:
-    """The whole leaderboard in one format (:func:`bench.render.render`)."""
-    from bench import render as rendering
-
-    return rendering.render(cells, metric, fmt, by=by, planned=planned, reference=reference)
-
-
-
 def results(frame_or_store: Any, protocol: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The cells and planned cells the tables show, from a store path or a frame of cells (what
     ``bench.run`` returns: every planned cell, ``missing`` for those that did not run)."""

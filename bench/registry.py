@@ -110,7 +110,12 @@ def _static_class_parameters(module_name: str, name: str, seen: set[str]) -> tup
     if name not in classes:
         return _static_class_parameters(*imported[name], seen) if name in imported else None
     cls = classes[name]
-    special = {"__init__", "__new__", "__signature__", "__call__"}
+    special = {"__init__", "__new__", "__signature__", "__call__", "__init_subclass__"}
+    # a signature set from outside the class body (``Cls.__signature__ = ...``) is not in it
+    if any(isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Attribute) and t.attr == "__signature__" for t in node.targets)
+            for node in tree.body):
+        return None
     if cls.decorator_list or cls.keywords or any(
             isinstance(n, (ast.Assign, ast.AnnAssign)) and any(
                 isinstance(t, ast.Name) and t.id in special

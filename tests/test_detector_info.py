@@ -58,7 +58,7 @@ def test_listing_json_has_json_types(adbench_dir, monkeypatch):
     card = invoke_json("datasets", "info", cached["name"], "--json")
     assert card["cached"] is True and isinstance(card["anomaly_ratio"], float)
     detectors = {r["name"]: r for r in invoke_json("list", "detectors", "--json")}
-    assert detectors["iforest"]["available"] is True and detectors["ae"]["tags"] == ["torch"]
+    assert detectors["iforest"]["available"] is True and detectors["ae"]["tags"] == ["torch", "images"]
 
 
 def test_listing_detectors_imports_no_detector_module():

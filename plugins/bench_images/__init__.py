@@ -28,6 +28,8 @@ from bench import hookimpl
 from bench.images import TASK_SEED
 from bench_images.catalog import COLLECTIONS, Collection
 
+__version__ = "0.1.0"
+
 #: anomalies per task under unsupervised/novelty (the oneclass protocol uses the official split)
 ANOMALY_SHARE = 0.1
 
