@@ -6,7 +6,8 @@ cells that run planned). Cells are matched by slot: detector label, dataset, pro
 (protocol, detector, dataset); the differences B - A give wins, ties (within
 :data:`bench.leaderboard.TIE_TOLERANCE`) and losses per detector, and a paired Wilcoxon
 signed-rank test over its datasets (scipy; no test when every difference is zero). Matched cells
-whose key differs are listed with what changed: parameters, plugin version or dataset file.
+whose key differs are listed with what changed: parameters, plugin version, the code that
+implements the detector (``code_hash``) or dataset file.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SLOT = ["protocol", "detector", "dataset", "seed", "max_samples"]
 #: what a cell's key is made of, besides its slot: a difference here is a changed cell
-KEY_PARTS = ["params", "plugin_version", "dataset_sha256"]
+KEY_PARTS = ["params", "plugin_version", "code_hash", "dataset_sha256"]
 
 
 @dataclass
@@ -136,7 +137,8 @@ def _changed(both: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for row in both[both["key_a"] != both["key_b"]].itertuples(index=False):
         row = row._asdict()
-        what = [part for part in KEY_PARTS if _norm(row[f"{part}_a"]) != _norm(row[f"{part}_b"])]
+        what = [part for part in KEY_PARTS
+                if _norm(row.get(f"{part}_a")) != _norm(row.get(f"{part}_b"))]
         rows.append({
             **{k: row[k] for k in SLOT},
             "changed": ", ".join(what) or "code",

@@ -89,8 +89,10 @@ def test_compare_two_stores_shows_exactly_the_changed_cells(stores):
     assert {(c["dataset"], c["seed"]) for c in changed} == {
         (d, s) for d in ("synthetic:global", "synthetic:local", "synthetic:clustered")
         for s in (1, 2)}
-    assert all(c["changed"] == "plugin_version" and c["a"] == "plugin_version=1.0"
-               and c["b"] == "plugin_version=1.1" for c in changed)
+    # the default and the version changed, and so did the file that implements the detector
+    assert all(c["changed"] == "params, plugin_version, code_hash" and '"power": 1' in c["a"]
+               and '"power": 3' in c["b"] and "plugin_version=1.0" in c["a"]
+               and "plugin_version=1.1" in c["b"] for c in changed), changed[0]
     summary = {r["detector"]: r for r in payload["summary"]}
     spread = summary["spread"]
     assert (spread["wins"], spread["ties"], spread["losses"]) == (0, 3, 0)
