@@ -69,13 +69,15 @@ class _RealNVP(torch.nn.Module):
 
 
 def _st_net(c_in: int, c_out: int, hidden: int) -> torch.nn.Sequential:
-    """The coupling's scale-and-shift network: three 3x3 convs, the last one zero (identity)."""
+    """The coupling's scale-and-shift network: three 3x3 convs with batch normalization (as in
+    Dinh et al. 2017, which stabilises training), the last conv zero (the identity map)."""
     last = torch.nn.Conv2d(hidden, 2 * c_out, 3, 1, 1)
     torch.nn.init.zeros_(last.weight)
     torch.nn.init.zeros_(last.bias)
     return torch.nn.Sequential(
-        torch.nn.Conv2d(c_in, hidden, 3, 1, 1), torch.nn.ReLU(),
-        torch.nn.Conv2d(hidden, hidden, 3, 1, 1), torch.nn.ReLU(), last,
+        torch.nn.Conv2d(c_in, hidden, 3, 1, 1), torch.nn.BatchNorm2d(hidden), torch.nn.ReLU(),
+        torch.nn.Conv2d(hidden, hidden, 3, 1, 1), torch.nn.BatchNorm2d(hidden), torch.nn.ReLU(),
+        last,
     )
 
 
