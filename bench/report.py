@@ -275,7 +275,7 @@ def _optional_int(value: Any) -> int | None:
     return None if value is None or value != value else int(value)
 
 
-def _reload_test_images(cell: Any, cache: dict[str, Any]) -> tuple[Any, Any]:
+def _reload_test_images(cell: Any, cache: dict[Any, Any]) -> tuple[Any, Any]:
     """The cell's test images (n, C, H, W) and labels, from its dataset reloaded (not
     downloaded) and split as the cell was; raises BenchError saying why not."""
     from bench import data, examples, plugins
@@ -287,16 +287,20 @@ def _reload_test_images(cell: Any, cache: dict[str, Any]) -> tuple[Any, Any]:
         try:
             spec = plugins.get_datasets().get(name)
             X, y = data.load(spec, download=False)
-            cache.clear()  # one dataset at a time: image collections are large
-            cache[name] = (spec, X, y, data.fingerprint(spec, X, y))
+            loaded = (spec, X, y, data.fingerprint(spec, X, y))
+            cache.clear()  # one dataset (and split) at a time: image collections are large
+            cache[name] = loaded
         except (BenchError, DatasetError) as exc:
             raise BenchError(f"dataset {name!r} cannot be loaded here ({exc})") from exc
     spec, X, y, sha = cache[name]
     if cell.dataset_sha256 and sha != cell.dataset_sha256:
         raise BenchError(f"dataset {name!r} here is not the version the cells ran on "
                          f"(sha256 {sha[:12]} here, {str(cell.dataset_sha256)[:12]} in the store)")
-    part = split_dataset(X, y, spec, cell.protocol, int(cell.seed), _optional_int(cell.max_samples))
-    return examples.as_nchw(part.X_test), part.y_test
+    key = (cell.protocol, int(cell.seed), _optional_int(cell.max_samples))
+    if cache.get(("split",), (None,))[0] != key:  # detectors of one seed share their split
+        part = split_dataset(X, y, spec, *key)
+        cache[("split",)] = (key, examples.as_nchw(part.X_test), part.y_test)
+    return cache[("split",)][1], cache[("split",)][2]
 
 
 def _image_grid(ax: Any, image: Any) -> None:
@@ -364,7 +368,7 @@ def image_examples(cells: pd.DataFrame, out: Path) -> list[dict[str, Any]]:
         return []
     ok = cells[(cells["status"] == "ok") & cells["examples"].notna()]
     sections: list[dict[str, Any]] = []
-    cache: dict[str, Any] = {}
+    cache: dict[Any, Any] = {}
     n_figures = 0
     for (dataset, protocol), group in ok.groupby(["dataset", "protocol"], sort=True):
         section: dict[str, Any] = {"dataset": dataset, "protocol": protocol, "figures": [],

@@ -157,3 +157,19 @@ def test_a_store_of_the_previous_schema_gains_the_examples_column(tmp_path):
     with Store(path) as db:
         assert db.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert "examples" in {r[1] for r in db.conn.execute("PRAGMA table_info(cells)")}
+
+
+def test_the_image_figures_load_in_headless_chromium(image_run, tmp_path):
+    from test_report_browser import CHROMIUM, load_page
+
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (.ci/run installs it)")
+    path, _ = image_run
+    index = report.build(path, tmp_path / "report")
+    page = load_page(index.as_uri(), tmp_path / "profile",
+                     script="Array.from(document.querySelectorAll('#images ~ .gallery img'))"
+                            ".map(i => i.naturalWidth)")
+    assert page["errors"] == []
+    assert all(image["complete"] and image["width"] > 0 for image in page["images"]), page
+    widths = page["value"]
+    assert len(widths) == 2 and all(w > 500 for w in widths), widths  # 8 images a row, legible
