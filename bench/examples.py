@@ -14,11 +14,15 @@ At the end of an ok cell on an image dataset the record's ``examples`` column ke
     where the fitted detector offers ``reconstruct(X)``: its reconstructions of those ``2 k``
     images (top then bottom), clipped to [0, 1] and stored as uint8 in base64, with their shape
     ``(2 k, C, H, W)``; or ``recon_error``, the reason there are none (the detector has no
-    ``reconstruct``, or it raised).
+    ``reconstruct``, or it raised);
+``images``
+    only for a dataset that no registry can give back by name (a file or arrays in memory,
+    which travel with their cells): the ``2 k`` test images themselves, encoded as ``recon``.
 
-The images themselves are not stored: the report reloads the dataset and the same protocol split
-(:func:`bench.execution.cell.split_dataset`). Nothing in this step may fail an ok cell:
-:func:`collect` returns ``{"error": reason}`` when it cannot do its work.
+The images of a registered dataset are not stored (a grid on an image collection would store the
+same images once per detector): the report reloads the dataset from the cache and makes the same
+protocol split again (:func:`bench.execution.cell.split_dataset`). Nothing in this step may fail
+an ok cell: :func:`collect` returns ``{"error": reason}`` when it cannot do its work.
 """
 
 from __future__ import annotations
@@ -55,20 +59,22 @@ def decode(blob: dict[str, Any]) -> Any:
 
 
 def collect(detector: Any, images: Any, y_test: Any, scores: Any, tags: Any = (),
-            k: int = K) -> str:
+            k: int = K, keep_images: bool = False) -> str:
     """The ``examples`` JSON of an ok cell on image data (see the module docstring).
 
     ``images`` are the test images as the protocol gave them, untouched by the detector,
     (n, H, W) or (n, C, H, W); ``tags`` the detector's (it receives the images as the cell gave
-    them: 4-D when tagged ``images``, else flattened).
+    them: 4-D when tagged ``images``, else flattened); ``keep_images``: store the chosen images
+    too (a dataset the report cannot reload by name).
     """
     try:
-        return json.dumps(_collect(detector, images, y_test, scores, tags, k))
+        return json.dumps(_collect(detector, images, y_test, scores, tags, k, keep_images))
     except Exception as exc:  # never fails the cell: the reason is kept instead
         return json.dumps({"error": f"{type(exc).__name__}: {exc}"})
 
 
-def _collect(detector: Any, images: Any, y_test: Any, scores: Any, tags: Any, k: int) -> dict[str, Any]:
+def _collect(detector: Any, images: Any, y_test: Any, scores: Any, tags: Any, k: int,
+             keep_images: bool) -> dict[str, Any]:
     import numpy as np
 
     from bench.execution.cell import shape_for
@@ -86,11 +92,13 @@ def _collect(detector: Any, images: Any, y_test: Any, scores: Any, tags: Any, k:
         "top_labels": y_test[top].astype(int).tolist(),
         "bottom_labels": y_test[bottom].astype(int).tolist(),
     }
+    chosen = np.concatenate([top, bottom])
+    if keep_images:
+        out["images"] = encode(as_nchw(images[chosen]))
     method = getattr(detector, "reconstruct", None)
     if not callable(method):
         out["recon_error"] = "the detector offers no reconstruct(X)"
         return out
-    chosen = np.concatenate([top, bottom])
     wanted = shape_for(np.array(images[chosen], copy=True), tags)
     try:
         recon = np.asarray(method(wanted), dtype=np.float64)

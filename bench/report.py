@@ -303,6 +303,22 @@ def _reload_test_images(cell: Any, cache: dict[Any, Any]) -> tuple[Any, Any]:
     return cache[("split",)][1], cache[("split",)][2]
 
 
+def _shown_images(cell: Any, found: dict[str, Any], cache: dict[Any, Any]) -> Any:
+    """The ``2 k`` images of a cell's examples (top then bottom), (2 k, C, H, W): stored with
+    them (a dataset given as a file or arrays), else reloaded; raises BenchError saying why not."""
+    from bench import examples
+
+    if "images" in found:
+        return examples.decode(found["images"])
+    images, labels = _reload_test_images(cell, cache)
+    chosen = list(found["top"]) + list(found["bottom"])
+    stored = list(found["top_labels"]) + list(found["bottom_labels"])
+    if (len(labels) != _optional_int(cell.n_test) or max(chosen, default=0) >= len(labels)
+            or [int(labels[i]) for i in chosen] != stored):
+        raise BenchError("the test split made again is not the cell's (its rows or labels differ)")
+    return images[chosen]
+
+
 def _image_grid(ax: Any, image: Any) -> None:
     """Draw one (C, H, W) image in [0, 1] without axes."""
     import numpy as np
@@ -318,10 +334,10 @@ def _image_grid(ax: Any, image: Any) -> None:
         side.set_color("#bbb")
 
 
-def example_figure(cell: Any, found: dict[str, Any], images: Any, labels: Any, path: Path) -> str:
+def example_figure(cell: Any, found: dict[str, Any], shown: Any, path: Path) -> str:
     """One figure for a cell: its most anomalous test images (top row), their reconstructions
     under them where the detector makes them, then its least anomalous and theirs; each image
-    titled with its label and rank."""
+    titled with its label. ``shown``: the ``2 k`` images (C, H, W), top then bottom."""
     from bench import examples
 
     plt = _plt()
@@ -329,10 +345,9 @@ def example_figure(cell: Any, found: dict[str, Any], images: Any, labels: Any, p
     recon = examples.decode(found["recon"]) if "recon" in found else None
     rows: list[tuple[str, Any, list[int] | None]] = []
     for end, title in (("top", "most\nanomalous"), ("bottom", "least\nanomalous")):
-        chosen = list(found[end])
-        rows.append((title, [images[i] for i in chosen], chosen))
+        offset = 0 if end == "top" else k
+        rows.append((title, [shown[offset + j] for j in range(k)], list(found[f"{end}_labels"])))
         if recon is not None:
-            offset = 0 if end == "top" else k
             rows.append(("recon-\nstruction", [recon[offset + j] for j in range(k)], None))
     # inches: an image, the space above a row of images (titled) and above its reconstructions
     size, titled, under, left, top = 1.0, 0.3, 0.06, 1.0, 0.45
@@ -347,8 +362,8 @@ def example_figure(cell: Any, found: dict[str, Any], images: Any, labels: Any, p
         for j in range(k):
             ax = fig.add_subplot(grid[2 * r + 1, j])
             _image_grid(ax, row[j])
-            if chosen is not None:
-                anomaly = int(labels[chosen[j]]) == 1
+            if chosen is not None:  # the row's labels
+                anomaly = int(chosen[j]) == 1
                 ax.set_title(f"{'anomaly' if anomaly else 'normal'}", fontsize=8, pad=2,
                              color="#b22" if anomaly else "#262")
             if j == 0:
@@ -383,20 +398,14 @@ def image_examples(cells: pd.DataFrame, out: Path) -> list[dict[str, Any]]:
                 section["notes"].append(f"{label}: no examples ({reason}).")
                 continue
             try:
-                images, labels = _reload_test_images(cell, cache)
-                chosen = list(found["top"]) + list(found["bottom"])
-                stored = list(found["top_labels"]) + list(found["bottom_labels"])
-                if (len(labels) != _optional_int(cell.n_test) or max(chosen, default=0) >= len(labels)
-                        or [int(labels[i]) for i in chosen] != stored):
-                    raise BenchError("the reloaded test split is not the cell's (its rows or "
-                                     "labels differ)")
+                shown = _shown_images(cell, found, cache)
             except BenchError as exc:
                 section["notes"].append(f"{label}: images not shown: {exc}.")
                 continue
             n_figures += 1  # numbered: a slug of a long label could pass a file name's limit
             name = f"examples-{n_figures:03d}-{_slug(f'{dataset}-{protocol}-{detector}')[:60]}.png"
             section["figures"].append({
-                "detector": label, "src": example_figure(cell, found, images, labels, out / name),
+                "detector": label, "src": example_figure(cell, found, shown, out / name),
                 "recon": "recon" in found, "recon_note": found.get("recon_error"),
             })
     return sections

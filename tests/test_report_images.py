@@ -54,6 +54,7 @@ def test_an_image_cell_keeps_its_extreme_test_rows_and_the_ae_its_reconstruction
         assert found["top_labels"] == part.y_test[top].astype(int).tolist(), name
         assert found["bottom_labels"] == part.y_test[bottom].astype(int).tolist(), name
     assert "recon" not in json.loads(by_name["hbos"].examples)
+    assert "images" not in json.loads(by_name["hbos"].examples)  # the report reloads them
     assert "no reconstruct" in json.loads(by_name["hbos"].examples)["recon_error"]
     recon = examples.decode(json.loads(by_name["ae"].examples)["recon"])
     assert recon.shape == (2 * examples.K, 1, 8, 8)
@@ -121,8 +122,8 @@ class Broken:
 
 
 def test_a_failing_reconstruct_leaves_the_cell_ok_and_says_why(tmp_path):
-    """An in-memory image dataset: the cell stays ok with the reason kept; the report, which
-    cannot reload a dataset that lived in memory, says so instead of failing."""
+    """An in-memory image dataset: the cell stays ok with the reason kept; the images travel in
+    the record (no registry could give them back), so the report shows them."""
     rng = np.random.default_rng(1)
     X = rng.integers(0, 120, size=(120, 8, 8)).astype(np.uint8)
     y = np.zeros(120, dtype=int)
@@ -136,8 +137,31 @@ def test_a_failing_reconstruct_leaves_the_cell_ok_and_says_why(tmp_path):
     assert found["recon_error"] == "reconstruct failed: RuntimeError: no decoder here"
     labels = found["top_labels"]  # the brighter anomalies of the test part (about 4) first
     assert labels == sorted(labels, reverse=True) and sum(labels) >= 3
+    kept = examples.decode(found["images"])
+    assert kept.shape == (2 * examples.K, 1, 8, 8)
+    assert kept[:sum(labels)].mean() > kept[examples.K:].mean()  # the bright ones on top
     page = report.build(store, tmp_path / "report").read_text(encoding="utf-8")
-    assert "images not shown: dataset" in page and "cannot be loaded here" in page
+    assert "reconstruct failed: RuntimeError: no decoder here" in page
+    assert len(list((tmp_path / "report").glob("examples-*.png"))) == 1
+
+
+def test_the_report_says_why_when_it_cannot_reload_the_images(image_run, tmp_path):
+    """A registered dataset's images are not stored: when the dataset is unknown here, or not
+    the version the cells ran on, the report says so in place of the figures."""
+    path, _ = image_run
+    gone, changed = tmp_path / "gone.sqlite", tmp_path / "changed.sqlite"
+    for copy, sql in ((gone, "UPDATE cells SET dataset = 'sklearn:nowhere'"),
+                      (changed, "UPDATE cells SET dataset_sha256 = 'ab' || dataset_sha256")):
+        with Store(path, create=False) as db:
+            db.conn.backup(conn := sqlite3.connect(copy))
+        conn.execute(sql)
+        conn.commit()
+        conn.close()
+    page = report.build(gone, tmp_path / "gone").read_text(encoding="utf-8")
+    assert page.count("images not shown: dataset &#39;sklearn:nowhere&#39; cannot be loaded") == 2
+    page = report.build(changed, tmp_path / "changed").read_text(encoding="utf-8")
+    assert page.count("is not the version the cells ran on") == 2
+    assert not list((tmp_path / "changed").glob("examples-*.png"))
 
 
 def test_a_store_of_the_previous_schema_gains_the_examples_column(tmp_path):

@@ -312,7 +312,10 @@ def fit_and_score(spec: DetectorSpec, cell: Cell, part: Any, record: CellRecord,
         from bench import examples
 
         try:
-            record.examples = examples.collect(detector, images, part.y_test, scores, spec.tags)
+            # a dataset that travels with its cells (a file, arrays) is not in the registry for
+            # the report to reload: its chosen images are kept too
+            record.examples = examples.collect(detector, images, part.y_test, scores, spec.tags,
+                                               keep_images=cell.dataset_spec is not None)
         except CellTimeout:  # fit and score are done: the cell stays ok, without examples
             record.examples = json.dumps({"error": "the cell's timeout passed while its "
                                                    "examples were collected"})
