@@ -67,6 +67,9 @@ class CellRecord:
     x_shape: str | None = None  # JSON of one sample's shape as the detector saw it: "[30]"
     error: str | None = None
     extra: str | None = None
+    #: JSON, image data only: the most and least anomalous test rows, and reconstructions of
+    #: them where the detector makes them (format: bench.examples)
+    examples: str | None = None
     attempts: int = 1
     host: str | None = None
     pid: int | None = None

@@ -8,7 +8,9 @@ completeness of the grid, the leaderboard (tables that sort, their first column 
 the Friedman test with its post-hoc test and critical difference diagram, one box plot of the
 metric over datasets per detector, the metric against fit time (the Pareto view, labels placed so
 they do not overlap), the training curves of the detectors that record a ``history`` (deep
-detectors), the failed cells with their reasons, and the provenance of every run. ``latex``
+detectors), for image datasets the most and least anomalous test images per detector (with
+reconstructions where the detector makes them), the failed cells with their reasons, and the
+provenance of every run. ``latex``
 writes ``tables.tex`` with booktabs tables ready for a paper.
 """
 
@@ -255,6 +257,161 @@ def curves(hist: pd.DataFrame, path: Path) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# example images (image datasets)
+
+
+def _examples_of(cell: Any) -> dict[str, Any] | None:
+    text = getattr(cell, "examples", None)
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None or value != value else int(value)
+
+
+def _reload_test_images(cell: Any, cache: dict[Any, Any]) -> tuple[Any, Any]:
+    """The cell's test images (n, C, H, W) and labels, from its dataset reloaded (not
+    downloaded) and split as the cell was; raises BenchError saying why not."""
+    from bench import data, examples, plugins
+    from bench.errors import DatasetError
+    from bench.execution.cell import split_dataset
+
+    name = cell.dataset
+    if name not in cache:
+        try:
+            spec = plugins.get_datasets().get(name)
+            X, y = data.load(spec, download=False)
+            loaded = (spec, X, y, data.fingerprint(spec, X, y))
+            cache.clear()  # one dataset (and split) at a time: image collections are large
+            cache[name] = loaded
+        except (BenchError, DatasetError) as exc:
+            raise BenchError(f"dataset {name!r} cannot be loaded here ({exc})") from exc
+    spec, X, y, sha = cache[name]
+    if cell.dataset_sha256 and sha != cell.dataset_sha256:
+        raise BenchError(f"dataset {name!r} here is not the version the cells ran on "
+                         f"(sha256 {sha[:12]} here, {str(cell.dataset_sha256)[:12]} in the store)")
+    key = (cell.protocol, int(cell.seed), _optional_int(cell.max_samples))
+    if cache.get(("split",), (None,))[0] != key:  # detectors of one seed share their split
+        part = split_dataset(X, y, spec, *key)
+        cache[("split",)] = (key, examples.as_nchw(part.X_test), part.y_test)
+    return cache[("split",)][1], cache[("split",)][2]
+
+
+def _shown_images(cell: Any, found: dict[str, Any], cache: dict[Any, Any]) -> Any:
+    """The ``2 k`` images of a cell's examples (top then bottom), (2 k, C, H, W): stored with
+    them (a dataset given as a file or arrays), else reloaded; raises BenchError saying why not."""
+    from bench import examples
+
+    if "images" in found:
+        return examples.decode(found["images"])
+    images, labels = _reload_test_images(cell, cache)
+    chosen = list(found["top"]) + list(found["bottom"])
+    stored = list(found["top_labels"]) + list(found["bottom_labels"])
+    if (len(labels) != _optional_int(cell.n_test) or max(chosen, default=0) >= len(labels)
+            or [int(labels[i]) for i in chosen] != stored):
+        raise BenchError("the test split made again is not the cell's (its rows or labels differ)")
+    return images[chosen]
+
+
+def _image_grid(ax: Any, image: Any) -> None:
+    """Draw one (C, H, W) image in [0, 1] without axes."""
+    import numpy as np
+
+    pixels = np.clip(image, 0, 1)
+    if pixels.shape[0] in (3, 4):  # RGB (an alpha channel is not drawn)
+        ax.imshow(np.moveaxis(pixels[:3], 0, -1), interpolation="nearest")
+    else:  # grey; of other channel counts, the first channel
+        ax.imshow(pixels[0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_color("#bbb")
+
+
+def example_figure(cell: Any, found: dict[str, Any], shown: Any, path: Path) -> str:
+    """One figure for a cell: its most anomalous test images (top row), their reconstructions
+    under them where the detector makes them, then its least anomalous and theirs; each image
+    titled with its label. ``shown``: the ``2 k`` images (C, H, W), top then bottom."""
+    from bench import examples
+
+    plt = _plt()
+    k = int(found["k"])
+    recon = examples.decode(found["recon"]) if "recon" in found else None
+    rows: list[tuple[str, Any, list[int] | None]] = []
+    for end, title in (("top", "most\nanomalous"), ("bottom", "least\nanomalous")):
+        offset = 0 if end == "top" else k
+        rows.append((title, [shown[offset + j] for j in range(k)], list(found[f"{end}_labels"])))
+        if recon is not None:
+            rows.append(("recon-\nstruction", [recon[offset + j] for j in range(k)], None))
+    # inches: an image, the space above a row of images (titled) and above its reconstructions
+    size, titled, under, left, top = 1.0, 0.3, 0.06, 1.0, 0.45
+    gaps = [titled if chosen is not None else under for _, _, chosen in rows]
+    width = left + 0.1 + size * k * 1.08
+    height = top + 0.1 + size * len(rows) + sum(gaps)
+    fig = plt.figure(figsize=(width, height))
+    grid = fig.add_gridspec(2 * len(rows), k, height_ratios=[v for g in gaps for v in (g, size)],
+                            hspace=0, wspace=0.08, left=left / width, right=1 - 0.1 / width,
+                            top=1 - (top - titled) / height, bottom=0.1 / height)
+    for r, (title, row, chosen) in enumerate(rows):
+        for j in range(k):
+            ax = fig.add_subplot(grid[2 * r + 1, j])
+            _image_grid(ax, row[j])
+            if chosen is not None:  # the row's labels
+                anomaly = int(chosen[j]) == 1
+                ax.set_title(f"{'anomaly' if anomaly else 'normal'}", fontsize=8, pad=2,
+                             color="#b22" if anomaly else "#262")
+            if j == 0:
+                ax.set_ylabel(title, fontsize=8, rotation=0, ha="right", va="center",
+                              labelpad=6)
+    auroc = getattr(cell, "auroc", None)
+    score = f", AUROC {auroc:.3f}" if isinstance(auroc, float) and auroc == auroc else ""
+    fig.suptitle(f"{render.column_label(cell.detector)} (seed {int(cell.seed)}{score})",
+                 fontsize=10, y=1 - 0.12 / height, va="top")
+    return _save(fig, path)
+
+
+def image_examples(cells: pd.DataFrame, out: Path) -> list[dict[str, Any]]:
+    """Per image dataset and protocol, one figure per detector (its lowest seed that kept
+    examples), or the reason there are none."""
+    if "examples" not in cells.columns:
+        return []
+    ok = cells[(cells["status"] == "ok") & cells["examples"].notna()]
+    sections: list[dict[str, Any]] = []
+    cache: dict[Any, Any] = {}
+    n_figures = 0
+    for (dataset, protocol), group in ok.groupby(["dataset", "protocol"], sort=True):
+        section: dict[str, Any] = {"dataset": dataset, "protocol": protocol, "figures": [],
+                                   "notes": []}
+        sections.append(section)
+        for detector, mine in group.sort_values("seed").groupby("detector", sort=True):
+            cell = next(mine.itertuples(index=False))
+            found = _examples_of(cell)
+            label = render.column_label(detector)
+            if found is None or "error" in found or not found.get("k"):
+                reason = (found.get("error") or "too few test rows") if found else "unreadable examples"
+                section["notes"].append(f"{label}: no examples ({reason}).")
+                continue
+            try:
+                shown = _shown_images(cell, found, cache)
+            except BenchError as exc:
+                section["notes"].append(f"{label}: images not shown: {exc}.")
+                continue
+            n_figures += 1  # numbered: a slug of a long label could pass a file name's limit
+            name = f"examples-{n_figures:03d}-{_slug(f'{dataset}-{protocol}-{detector}')[:60]}.png"
+            section["figures"].append({
+                "detector": label, "src": example_figure(cell, found, shown, out / name),
+                "recon": "recon" in found, "recon_note": found.get("recon_error"),
+            })
+    return sections
+
+
+# ---------------------------------------------------------------------------------------------
 # html
 
 
@@ -378,6 +535,7 @@ def _html(cells: pd.DataFrame, planned: pd.DataFrame, runs: list[dict[str, Any]]
     never = lb.grid(cells, planned)
     never = never[never["status"] == "missing"]
     training = curves(hist, out / "training-curves.png") if not hist.empty else None
+    gallery = image_examples(cells, out)
     provenance, shared_versions = _provenance(runs)
     page = _environment().get_template("report.html.j2").render(
         completeness=lb.completeness_line(info),
@@ -389,6 +547,7 @@ def _html(cells: pd.DataFrame, planned: pd.DataFrame, runs: list[dict[str, Any]]
         statistics=statistics,
         figures=figures,
         training=training,
+        gallery=gallery,
         n_failures=len(fails),
         failures=render.html_table(render.failures_table(fails)) if len(fails)
         else "<p class='note'>(none)</p>",

@@ -135,6 +135,9 @@ MIGRATIONS: list[str] = [
             WHERE p.detector = c.detector AND p.dataset = c.dataset AND p.protocol = c.protocol
                 AND p.seed = c.seed AND p.max_samples IS c.max_samples));
     """,
+    # 6: a cell on image data keeps its most and least anomalous test rows and the detector's
+    # reconstructions of them (JSON, see bench.examples); current_cells' c.* shows it too
+    "ALTER TABLE cells ADD COLUMN examples TEXT;",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -85,6 +85,20 @@ class Alarm:
             signal.signal(signal.SIGALRM, self._old)
 
 
+def split_dataset(X: Any, y: Any, spec: Any, protocol: str, seed: int,
+                  max_samples: int | None = None) -> Any:
+    """The protocol's split of a loaded dataset as a cell makes it: with the dataset's official
+    split and anomaly share (image collections). The report reloads a cell's test images with
+    it, so the test-row indices a record keeps point at the same images."""
+    from bench import protocols
+
+    try:
+        return protocols.split(X, y, protocol, seed, max_samples=max_samples,
+                               n_train=spec.n_train, anomaly_share=spec.anomaly_share)
+    except ValueError as exc:
+        raise BenchError(f"dataset {spec.name!r}, protocol {protocol}: {exc}") from exc
+
+
 def shape_for(X: Any, tags: Iterable[str]) -> Any:
     """The array a detector with ``tags`` receives (see the module docstring)."""
     if X.ndim <= 2:
@@ -134,17 +148,11 @@ class CellRunner:
         """The cell's train/test parts. Cells are planned detectors innermost, so consecutive
         cells share a (dataset, protocol, seed): the last split is kept, and each cell gets its
         own copy of the arrays (a detector may scale its input in place)."""
-        from bench import protocols
-
         key = (cell.dataset, cell.dataset_sha256, cell.protocol, cell.seed, cell.max_samples)
         if self._split is None or self._split[0] != key:
             self._split = None  # free the old one before making the next
             X, y, spec = self.dataset(cell)
-            try:  # the dataset's official split and anomaly share (image collections) count too
-                part = protocols.split(X, y, cell.protocol, cell.seed, max_samples=cell.max_samples,
-                                       n_train=spec.n_train, anomaly_share=spec.anomaly_share)
-            except ValueError as exc:
-                raise BenchError(f"dataset {cell.dataset!r}, protocol {cell.protocol}: {exc}") from exc
+            part = split_dataset(X, y, spec, cell.protocol, cell.seed, cell.max_samples)
             self._split = (key, part)
         part = self._split[1]
         return dataclasses.replace(part, X_train=part.X_train.copy(), X_test=part.X_test.copy(),
@@ -210,6 +218,9 @@ class CellRunner:
             spec = self.detector_spec(cell)
             record.family, record.plugin = spec.family, spec.plugin
             part = self.split(cell)
+            # the test images as the protocol gave them (the cached split, which no detector
+            # sees: a detector may scale its copy in place), for the record's examples
+            images = self._split[1].X_test if part.X_test.ndim > 2 and self._split else None
             part.X_train = shape_for(part.X_train, spec.tags)
             part.X_test = shape_for(part.X_test, spec.tags)
             sample = tuple(int(n) for n in part.X_train.shape[1:])
@@ -222,7 +233,7 @@ class CellRunner:
             if on_prepared is not None:
                 on_prepared()
             with Alarm(timeout):
-                fit_and_score(spec, cell, part, record)
+                fit_and_score(spec, cell, part, record, images=images)
             record.status = "ok"
         except CellTimeout:
             record.status, record.error = "timeout", f"cell exceeded the timeout of {timeout:g} s"
@@ -259,8 +270,15 @@ def _shrink_for_warmup(det: Any) -> Any:
     return det
 
 
-def fit_and_score(spec: DetectorSpec, cell: Cell, part: Any, record: CellRecord) -> None:
-    """Build, fit, score; fill the record's metrics, times and memory."""
+def fit_and_score(spec: DetectorSpec, cell: Cell, part: Any, record: CellRecord,
+                  images: Any = None) -> None:
+    """Build, fit, score; fill the record's metrics, times and memory.
+
+    ``images``: on image data, the untouched test images (n, H, W) or (n, C, H, W); the record
+    then keeps its examples (:mod:`bench.examples`: the most and least anomalous test rows and
+    the detector's reconstructions of them), after the measured part. That step never fails the
+    cell: what goes wrong in it is kept in the examples as the reason they are missing.
+    """
     import numpy as np
     from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -290,6 +308,17 @@ def fit_and_score(spec: DetectorSpec, cell: Cell, part: Any, record: CellRecord)
     record.peak_mem_mb = mem.own / MB
     record.worker_mem_mb = mem.baseline / MB
     record.extra = json.dumps({"history": _jsonable(history)}, default=float) if history else None
+    if images is not None:
+        from bench import examples
+
+        try:
+            # a dataset that travels with its cells (a file, arrays) is not in the registry for
+            # the report to reload: its chosen images are kept too
+            record.examples = examples.collect(detector, images, part.y_test, scores, spec.tags,
+                                               keep_images=cell.dataset_spec is not None)
+        except CellTimeout:  # fit and score are done: the cell stays ok, without examples
+            record.examples = json.dumps({"error": "the cell's timeout passed while its "
+                                                   "examples were collected"})
 
 
 def _jsonable(value: Any) -> Any:

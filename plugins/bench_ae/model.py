@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from bench_torchkit import resolve_hidden, resolve_latent
 from bench_torchkit.conv import ConvDecoder, ConvEncoder, GlobalStandardize
@@ -105,7 +106,7 @@ class AutoEncoderDetector(TorchDetector):
         and std; ``hidden`` and ``hidden_dropout`` apply to the MLP only.
 
     Score: mean squared reconstruction error of the row (standardized units), averaged over
-    the ensemble; for images, over the pixels.
+    the ensemble; for images, over the pixels. ``reconstruct(X)`` gives the reconstructions.
     """
 
     training_defaults = {
@@ -155,3 +156,12 @@ class AutoEncoderDetector(TorchDetector):
     def _score(self, model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
         xs, rec = model(xb)
         return ((rec - xs) ** 2).flatten(2).mean(dim=(0, 2))
+
+    def reconstruct(self, X: Any) -> np.ndarray:
+        """The autoencoders' reconstructions of ``X`` (the ensemble's mean), in ``X``'s shape
+        and units (the inverse of the model's standardization applied)."""
+        def rebuild(model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
+            _, rec = model(xb)
+            return rec.mean(dim=0) * model.scale.std + model.scale.mean
+
+        return self._reconstruct_with(rebuild, X)

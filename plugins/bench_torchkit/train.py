@@ -522,6 +522,23 @@ class TorchDetector(BaseDetector):
                 out.append(self._score(self.model_, Xt[start : start + self._score_batch]).reshape(-1))
         return torch.cat(out).to("cpu", torch.float64).numpy()
 
+    def _reconstruct_with(self, fn: Any, X: Any) -> np.ndarray:
+        """``fn(model, batch)`` (reconstructions in the batch's shape and units) over ``X`` in
+        batches, returned in ``X``'s own shape: the body of a detector's public
+        ``reconstruct(X)`` (docs/plugins.md, "Reconstructions")."""
+        if not hasattr(self, "model_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit(X) first")
+        shape = np.shape(X)
+        arr = self._check_input(X)
+        out = []
+        with _torch_settings(self.n_threads, deterministic=self._deterministic):
+            self.model_.eval()
+            with torch.inference_mode():
+                Xt = torch.as_tensor(arr, dtype=torch.float32).to(self.device_)
+                for start in range(0, Xt.shape[0], self._score_batch):
+                    out.append(fn(self.model_, Xt[start : start + self._score_batch]))
+        return torch.cat(out).to("cpu", torch.float64).numpy().reshape(shape)
+
     def _check_input(self, X: Any) -> np.ndarray:
         """``X`` in the shape the network was fitted on (rows or images, as at fit time)."""
         arr = check_array(X)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 from bench_torchkit import resolve_hidden, resolve_latent
 from bench_torchkit.conv import ConvDecoder, ConvEncoder, GlobalStandardize
@@ -44,6 +45,10 @@ class _VAE(torch.nn.Module):
         mu, logvar = self.encoder(xs.expand(self.n_models, *xs.shape)).chunk(2, dim=-1)
         return mu, logvar.clamp(-12.0, 8.0)
 
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder's mean for ``z`` ``(n_models, B, latent)``: ``(n_models, B, d)``."""
+        return self.decoder(z)
+
     def log_px_z(self, xs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log N(xs; decoder(z), sigma^2) summed over features: ``(n_models, B)``."""
         log_sigma = self.log_sigma.clamp_min(self.min_log_sigma)
@@ -71,9 +76,13 @@ class _ConvVAE(torch.nn.Module):
         mu, logvar = torch.stack([enc(xs) for enc in self.encoders]).chunk(2, dim=-1)
         return mu, logvar.clamp(-12.0, 8.0)
 
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoders' means for ``z`` ``(n_models, B, latent)``: ``(n_models, B, C, H, W)``."""
+        return torch.stack([dec(zm) for dec, zm in zip(self.decoders, z, strict=True)])
+
     def log_px_z(self, xs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log N(xs; decoder(z), sigma^2) summed over pixels: ``(n_models, B)``."""
-        mean = torch.stack([dec(zm) for dec, zm in zip(self.decoders, z, strict=True)])
+        mean = self.decode(z)
         log_sigma = self.log_sigma.clamp_min(self.min_log_sigma)
         r = (xs - mean) * torch.exp(-log_sigma)
         return -(0.5 * r**2 + log_sigma + 0.5 * _LOG_2PI).flatten(2).sum(dim=-1)
@@ -199,3 +208,12 @@ class VAEDetector(TorchDetector):
         recon = recon / k
         per_member = recon if self.score == "recon" else recon + _kl(mu, logvar)
         return per_member.mean(dim=0)
+
+    def reconstruct(self, X: Any) -> np.ndarray:
+        """Reconstructions of ``X``: the decoder's mean at the posterior mean of z, averaged
+        over the members, in ``X``'s shape and units (the model's standardization undone)."""
+        def rebuild(model: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
+            mu, _ = model.encode(model.scale(xb))
+            return model.decode(mu).mean(dim=0) * model.scale.std + model.scale.mean
+
+        return self._reconstruct_with(rebuild, X)
