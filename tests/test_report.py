@@ -205,7 +205,8 @@ def register_detectors(registry):
             "synthetic:global", "--seeds", "1,2", "--store", str(store), "-q",
             "--executor", "serial", "--no-leaderboard"]
     runner = CliRunner()
-    assert runner.invoke(cli, args).exit_code == 0
+    first = runner.invoke(cli, args)
+    assert first.exit_code == 0, first.output
     before = json.loads(runner.invoke(cli, ["leaderboard", "--store", str(store), "--format",
                                             "json"]).output)
     # a new default, and so a new version (part of the cell key)
