@@ -21,7 +21,7 @@ At the end of an ok cell on an image dataset the record's ``examples`` column ke
 
 The images of a registered dataset are not stored (a grid on an image collection would store the
 same images once per detector): the report reloads the dataset from the cache and makes the same
-protocol split again (:func:`bench.execution.cell.split_dataset`). Nothing in this step may fail
+protocol split again (:func:`bench.protocols.split_dataset`). Nothing in this step may fail
 an ok cell: :func:`collect` returns ``{"error": reason}`` when it cannot do its work.
 """
 
@@ -77,7 +77,7 @@ def _collect(detector: Any, images: Any, y_test: Any, scores: Any, tags: Any, k:
              keep_images: bool) -> dict[str, Any]:
     import numpy as np
 
-    from bench.execution.cell import shape_for
+    from bench.protocols import shape_for
 
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     y_test = np.asarray(y_test).reshape(-1)

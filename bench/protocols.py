@@ -41,8 +41,11 @@ uses the official split as it is.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from bench.errors import DatasetError
 
 PROTOCOLS = ("unsupervised", "novelty", "adbench", "oneclass")
 
@@ -194,3 +197,26 @@ def _oneclass(
     if int(y_test.sum()) < 1 or int((y_test == 0).sum()) < 1:
         raise ValueError("the official test part needs both normal rows and anomalies")
     return _scaled(X[train], X[test], y[train], y_test, info)
+
+
+def split_dataset(X: Any, y: Any, spec: Any, protocol: str, seed: int,
+                  max_samples: int | None = None) -> Any:
+    """The protocol's split of a loaded dataset as a cell makes it: with the dataset's official
+    split and anomaly share (image collections). The report reloads a cell's test images with
+    it, so the test-row indices a record keeps point at the same images."""
+    try:
+        return split(X, y, protocol, seed, max_samples=max_samples,
+                               n_train=spec.n_train, anomaly_share=spec.anomaly_share)
+    except ValueError as exc:
+        raise DatasetError(f"dataset {spec.name!r}, protocol {protocol}: {exc}") from exc
+
+
+def shape_for(X: Any, tags: Iterable[str]) -> Any:
+    """The array a detector with ``tags`` receives: a table as it is; images (n, H, W) or
+    (n, C, H, W) as (n, C, H, W) for a detector tagged ``images`` (C = 1 for (n, H, W)), as
+    flattened pixels (n, C*H*W) for every other detector."""
+    if X.ndim <= 2:
+        return X
+    if "images" in tuple(tags):
+        return X[:, None] if X.ndim == 3 else X
+    return X.reshape(len(X), -1)

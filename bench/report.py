@@ -280,7 +280,7 @@ def _reload_test_images(cell: Any, cache: dict[Any, Any]) -> tuple[Any, Any]:
     downloaded) and split as the cell was; raises BenchError saying why not."""
     from bench import data, examples, plugins
     from bench.errors import DatasetError
-    from bench.execution.cell import split_dataset
+    from bench.protocols import split_dataset
 
     name = cell.dataset
     if name not in cache:

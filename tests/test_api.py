@@ -19,9 +19,9 @@ from click.testing import CliRunner
 import bench
 from bench.cli import cli
 from bench.errors import BenchError
-from bench.execution.cell import shape_for
 from bench.execution.process import run_serial
 from bench.planner import arrays_spec, describe, plan
+from bench.protocols import shape_for
 from bench.record import EXPORT_COLUMNS
 from bench.store import Store
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bench import compare
+from bench import compare, plugins
 from bench.cli import cli
 
 # two plugins (a plugin's version is part of its detectors' cell keys): only shift's changes
@@ -59,6 +59,7 @@ def register_detectors(registry):
 def stores(tmp_path_factory):
     """A store, and a copy rerun after the plugin changed shift's default (and its version)."""
     root = tmp_path_factory.mktemp("compare")
+    snapshot = plugins.state.snapshot()
     plugin = root / "plugs" / "cmp_shift.py"
     plugin.parent.mkdir()
     plugin.write_text(SHIFT)
@@ -75,7 +76,10 @@ def stores(tmp_path_factory):
     rerun = subprocess.run([sys.executable, "-m", "bench", *args, "--store", str(b)],
                            capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
-    return a, b
+    yield a, b
+    # a module-scoped fixture outlives the per-test plugin isolation: unload its plugins here
+    plugins.state.restore(snapshot)
+    plugins.reset_registries()
 
 
 def test_compare_two_stores_shows_exactly_the_changed_cells(stores):

@@ -12,7 +12,7 @@ import pytest
 
 import bench
 from bench import examples, plugins, report
-from bench.execution.cell import split_dataset
+from bench.protocols import split_dataset
 from bench.store import MIGRATIONS, SCHEMA_VERSION, Store, _statements
 
 DIGITS = "sklearn:digits_images"

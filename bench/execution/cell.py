@@ -28,6 +28,7 @@ from typing import Any
 from bench.errors import BenchError, DetectorError
 from bench.execution.memory import MB, PeakMemory
 from bench.planner import Cell, implementation_hash
+from bench.protocols import shape_for, split_dataset
 from bench.provenance import now
 from bench.record import CellRecord
 from bench.registry import DetectorSpec
@@ -83,29 +84,6 @@ class Alarm:
         if self.active:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self._old)
-
-
-def split_dataset(X: Any, y: Any, spec: Any, protocol: str, seed: int,
-                  max_samples: int | None = None) -> Any:
-    """The protocol's split of a loaded dataset as a cell makes it: with the dataset's official
-    split and anomaly share (image collections). The report reloads a cell's test images with
-    it, so the test-row indices a record keeps point at the same images."""
-    from bench import protocols
-
-    try:
-        return protocols.split(X, y, protocol, seed, max_samples=max_samples,
-                               n_train=spec.n_train, anomaly_share=spec.anomaly_share)
-    except ValueError as exc:
-        raise BenchError(f"dataset {spec.name!r}, protocol {protocol}: {exc}") from exc
-
-
-def shape_for(X: Any, tags: Iterable[str]) -> Any:
-    """The array a detector with ``tags`` receives (see the module docstring)."""
-    if X.ndim <= 2:
-        return X
-    if "images" in tuple(tags):
-        return X[:, None] if X.ndim == 3 else X
-    return X.reshape(len(X), -1)
 
 
 class CellRunner:
