@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,24 +18,7 @@ from bench import compare, plugins
 from bench.cli import cli
 
 # two plugins (a plugin's version is part of its detectors' cell keys): only shift's changes
-SHIFT = '''
-__version__ = "1.0"
-import numpy as np
-from bench import hookimpl
-
-class Shift:
-    """Distance to the training mean; power is the exponent."""
-    def __init__(self, power=1, random_state=None):
-        self.power, self.random_state = power, random_state
-    def fit(self, X, y=None):
-        self.mu_ = X.mean(0); return self
-    def decision_function(self, X):
-        return (np.abs(X - self.mu_) ** self.power).sum(1)
-
-@hookimpl
-def register_detectors(registry):
-    registry.add("shift", Shift, family="test")
-'''
+SHIFT = (Path(__file__).parent / "plugin_sources" / "shift.py").read_text()
 
 SPREAD = '''
 __version__ = "1.0"

@@ -182,23 +182,7 @@ def test_a_rerun_with_changed_defaults_supersedes_the_old_cells(tmp_path):
     keeps both), and the leaderboard says how many it left out."""
     plugin = tmp_path / "plugs" / "shiftplug.py"
     plugin.parent.mkdir()
-    source = """
-__version__ = "1.0"
-import numpy as np
-from bench import hookimpl
-
-class Shift:
-    def __init__(self, power=1, random_state=None):
-        self.power, self.random_state = power, random_state
-    def fit(self, X, y=None):
-        self.mu_ = X.mean(0); return self
-    def decision_function(self, X):
-        return (np.abs(X - self.mu_) ** self.power).sum(1)
-
-@hookimpl
-def register_detectors(registry):
-    registry.add("shift", Shift, family="test")
-"""
+    source = (Path(__file__).parent / "plugin_sources" / "shift.py").read_text()
     plugin.write_text(source)
     store = tmp_path / "r.sqlite"
     args = ["--plugins-dir", str(plugin.parent), "run", "--detectors", "shift", "--datasets",
