@@ -178,6 +178,9 @@ def _parse_seeds(value: str) -> list[int]:
 @click.option("--config", "config_file", default=None, type=click.Path(exists=True, dir_okay=False),
               help="A grid file (TOML, see docs/grids.md): one run per [[grid]] block; options "
                    "given on the command line override the file.")
+@click.option("--block", "block_numbers", default=None, metavar="N[,N...]",
+              help="With --config: run only these [[grid]] blocks (numbered from 1, as --dry-run "
+                   "shows them).")
 @click.option("--dry-run", is_flag=True,
               help="Print the plan (cells, how many already ok, datasets not cached); run nothing.")
 def run(detectors: str | None, datasets: str | None, dataset_file: tuple[str, ...], label_column: str,
@@ -185,15 +188,18 @@ def run(detectors: str | None, datasets: str | None, dataset_file: tuple[str, ..
         store: str, jobs: int | None, executor: str | None, scheduler: str | None,
         max_memory: str | None, timeout: float | None, threads_per_job: int | None,
         max_samples: int | None, force: bool, skip_missing: bool, quiet: bool,
-        no_leaderboard: bool, config_file: str | None = None, dry_run: bool = False) -> None:
+        no_leaderboard: bool, config_file: str | None = None, dry_run: bool = False,
+        block_numbers: str | None = None) -> None:
     """Run detectors across datasets and seeds, saving every cell to the store.
 
     A rerun of the same command skips cells already finished ok and retries the others.
     The exit status is 1 when any cell failed or timed out. The table printed at the end is
     what 'bench leaderboard --store STORE' prints.
     """
+    if block_numbers and not config_file:
+        raise click.UsageError("--block needs --config")
     if config_file or dry_run:
-        return _run_grid(click.get_current_context(), config_file, dry_run)
+        return _run_grid(click.get_current_context(), config_file, dry_run, block_numbers)
     from bench import api
     from bench.execution import parse_memory
 
@@ -239,28 +245,33 @@ def run(detectors: str | None, datasets: str | None, dataset_file: tuple[str, ..
         raise click.exceptions.Exit(1)
 
 
-def _run_grid(ctx: click.Context, config_file: str | None, dry_run: bool) -> None:
+def _run_grid(ctx: click.Context, config_file: str | None, dry_run: bool,
+              block_numbers: str | None = None) -> None:
     """``bench run --config FILE`` and ``--dry-run``: one run per grid block, or the plan."""
     from click.core import ParameterSource
 
     from bench import config
 
-    params = {k: v for k, v in ctx.params.items() if k not in ("config_file", "dry_run")}
+    params = {k: v for k, v in ctx.params.items()
+              if k not in ("config_file", "dry_run", "block_numbers")}
     if config_file:
         given = {k for k in params if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
         blocks = config.resolve(config.load(config_file), config.from_cli(params, given),
                                 config.from_cli(params))
     else:
         blocks = [config.from_cli(params)]
+    n_blocks = len(blocks)
+    numbers = config.pick_blocks(n_blocks, block_numbers, config_file or "the command line")
+    blocks = [blocks[i - 1] for i in numbers]
     if dry_run:
-        click.echo(config.plan_text(config.plan(blocks), config_file or "the command line"),
+        click.echo(config.plan_text(config.plan(blocks, numbers), config_file or "the command line"),
                    nl=False)
         return
     failed = 0
-    for i, block in enumerate(blocks, 1):
-        ctx.meta["bench.config"] = {"file": config_file, "block": i, "of": len(blocks), **block}
+    for i, block in zip(numbers, blocks, strict=True):
+        ctx.meta["bench.config"] = {"file": config_file, "block": i, "of": n_blocks, **block}
         if not params["quiet"]:
-            click.echo(f"grid block {i} of {len(blocks)}", err=True)
+            click.echo(f"grid block {i} of {n_blocks}", err=True)
         # each block runs through this command's body, a thin layer over bench.run
         try:
             ctx.invoke(ctx.command, **{**params, **config.to_cli(block)})

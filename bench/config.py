@@ -278,8 +278,24 @@ def plan_block(index: int, block: dict[str, Any]) -> BlockPlan:
                      keys={f"{store}\0{k}" for k in keys}, done={f"{store}\0{k}" for k in done})
 
 
-def plan(blocks: list[dict[str, Any]]) -> list[BlockPlan]:
-    return [plan_block(i, block) for i, block in enumerate(blocks, 1)]
+def plan(blocks: list[dict[str, Any]], numbers: list[int] | None = None) -> list[BlockPlan]:
+    """The plan of each block (numbered from 1, or by ``numbers``)."""
+    numbers = numbers or list(range(1, len(blocks) + 1))
+    return [plan_block(i, block) for i, block in zip(numbers, blocks, strict=True)]
+
+
+def pick_blocks(n_blocks: int, text: str | None, source: str = "grid file") -> list[int]:
+    """The block numbers named by ``--block`` ("3" or "1,3"); all of them when ``text`` is None."""
+    if not text:
+        return list(range(1, n_blocks + 1))
+    numbers = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or not 1 <= int(part) <= n_blocks:
+            raise GridFileError(f"--block {text}: {source} has blocks 1 to {n_blocks}, "
+                                f"got {part!r}")
+        numbers.append(int(part))
+    return sorted(set(numbers))
 
 
 def plan_text(plans: list[BlockPlan], source: str = "") -> str:
