@@ -3,7 +3,7 @@
 from bench import hookimpl
 
 #: part of every cell's key: bumped when the plugin's code or defaults change its results
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 @hookimpl
@@ -14,12 +14,13 @@ def register_detectors(registry):
         family="reconstruction",
         tags=("torch", "images"),
         description=(
-            "Autoencoder (MLP, widths scale with the input) trained on mean squared error with "
-            "early stopping; score = per-row reconstruction error. Option denoising=<noise std>."
+            "Autoencoder (MLP, widths scale with the input) trained by least trimmed squares "
+            "(each step leaves out the worst-reconstructed trim=0.2 of its batch); score = "
+            "per-row reconstruction error. Option denoising=<noise std>."
             " On images (n, C, H, W): convolutional autoencoders (arch=auto|mlp|conv)."
         ),
         citation=(
             "Sakurada & Yairi, Anomaly detection using autoencoders with nonlinear dimensionality "
-            "reduction, MLSDA 2014"
+            "reduction, MLSDA 2014; Rousseeuw, Least median of squares regression, JASA 1984"
         ),
     )
