@@ -3,7 +3,7 @@
 from bench import hookimpl
 
 #: part of every cell's key: bumped when the plugin's code or defaults change its results
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 @hookimpl
@@ -16,8 +16,8 @@ def register_detectors(registry):
         description=(
             "BiGAN / EGBAD: encoder E and generator G trained jointly against a discriminator on "
             "(x, E(x)) vs (G(z), z); score A(x) = a*||x - G(E(x))||_1 + (1-a)*L_D(x) with L_D the "
-            "discriminator's cross-entropy (disc=ce) or feature-matching distance (disc=fm, "
-            "default); a=0.9."
+            "discriminator's cross-entropy (disc=ce, the default on rows) or feature-matching "
+            "distance (disc=fm, the default on images); a=0.9."
             " On images: EGBAD's DCGAN-style MNIST networks (arch=auto|mlp|conv)."
         ),
         citation=(
