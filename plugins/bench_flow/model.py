@@ -198,6 +198,15 @@ class FlowDetector(TorchDetector):
     budget (up to 3000 steps with early stopping) took about 130 s a cell; in the unsupervised
     setting a long fit also learns the anomalies in the training rows.
 
+    How the defaults were chosen (none was selected on benchmark AUROCs): the RealNVP of Dinh
+    et al. (ICLR 2017): affine couplings with alternating masks, tanh-bounded log-scales,
+    zero-initialised outputs (the identity at the start), exact ``-log p(x)``; on images its
+    multi-scale architecture, logit transform with alpha 0.05 and uniform dequantization.
+    Engineering choices for a CPU budget of seconds per cell, not compared on AUROC: 4
+    couplings with two hidden layers of width scaled to d (at most 128), 30 epochs of about 8
+    steps on rows and 10 on images, weight decay 1e-5 (the paper's L2 of 5e-5 is of the same
+    order), dequantization noise 0.05 on rows.
+
     Parameters
     ----------
     epochs : ``"auto"`` (default) = 30 on rows, 10 on images (see ``auto_defaults``).
