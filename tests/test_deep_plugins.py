@@ -113,7 +113,8 @@ def test_signature_shows_every_effective_default(cls):
 
 
 def test_class_defaults_override_the_base():
-    assert AutoEncoderDetector().get_params()["epochs"] == 12
+    assert AutoEncoderDetector().get_params()["epochs"] == "auto"
+    assert AutoEncoderDetector.auto_defaults["epochs"] == {"mlp": 25, "conv": 12}
     assert AutoEncoderDetector(epochs=3).epochs == 3
     assert VAEDetector().get_params()["patience"] is None
     from bench_torchkit.train import TRAINING_DEFAULTS

@@ -36,7 +36,8 @@ def test_detector_info_of_a_deep_detector_reads_defaults_set_in_init():
     card = invoke_json("detectors", "info", "vae[score=iwae]", "--json")
     params = {p["name"]: p for p in card["parameters"]}
     assert card["name"] == "vae[score=iwae]" and params["score"]["default"] == "iwae"
-    assert isinstance(params["epochs"]["default"], int)  # from get_params, not the signature
+    assert params["epochs"]["default"] == "auto"  # from get_params (training_defaults)
+    assert isinstance(params["n_samples"]["default"], int)
     assert card["scoring"].startswith("score = negative ELBO")
     text = CliRunner().invoke(cli, ["detectors", "info", "ae"]).output
     assert "scoring:" in text and "reconstruction error" in text and "epochs" in text

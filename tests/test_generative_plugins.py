@@ -245,13 +245,22 @@ def test_image_detectors_are_tagged_images():
 
 
 def test_auto_parameters_resolve_by_architecture(digits):
-    """'auto' defaults: the row values are the ones the MLP always had; images get their own."""
+    """'auto' defaults: rows get the values chosen out of fold (results/defaults_selection.md),
+    images keep the budgets measured on MNIST (results/mnist_sample.md)."""
+    from bench_ae.model import AutoEncoderDetector
+    from bench_bigan.model import BiGANDetector
     from bench_flow.model import FlowDetector
+    from bench_gan.model import GANDetector
     from bench_vae.model import VAEDetector
 
     X, _ = digits
     rows = X.reshape(len(X), -1)
-    cases = [(FlowDetector, "epochs", 30, 10), (VAEDetector, "n_models", 5, 1)]
+    cases = [
+        (FlowDetector, "epochs", 30, 10), (VAEDetector, "epochs", 100, 40),
+        (AutoEncoderDetector, "epochs", 25, 12), (AutoEncoderDetector, "n_models", 1, 5),
+        (AutoEncoderDetector, "trim", 0.2, 0.0), (GANDetector, "max_steps", 500, 200),
+        (BiGANDetector, "disc", "ce", "fm"),
+    ]
     for cls, name, on_rows, on_images in cases:
         assert cls().get_params()[name] == "auto"
         budget = {"max_steps": 2} if name == "epochs" else {"epochs": 1}  # keep the fits short
