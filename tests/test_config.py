@@ -152,3 +152,26 @@ def test_the_published_grid_file_parses_and_plans_the_published_store():
     with Store(store, create=False) as db:
         ok = sum(1 for status in db.status_of(keys).values() if status == "ok")
     assert f"{ok} already ok, {3456 - ok} to run" in text
+
+
+def test_block_runs_only_the_named_blocks_and_keeps_their_numbers(tmp_path):
+    """`--block 2` reruns one block of a published grid (e.g. after one family's defaults
+    changed): only its cells run, and the run records it as block 2 of 2."""
+    store = tmp_path / "s.sqlite"
+    grid = tmp_path / "grid.toml"
+    grid.write_text(GRID.format(store=store))
+    runner = CliRunner()
+    plan = runner.invoke(cli, ["run", "--config", str(grid), "--block", "2", "--dry-run"])
+    assert plan.exit_code == 0, plan.output
+    assert "block 2: knn" in plan.output and "block 1" not in plan.output
+    result = runner.invoke(cli, ["run", "--config", str(grid), "--block", "2"])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(store) as conn:
+        assert conn.execute("SELECT DISTINCT detector FROM cells").fetchall() == [("knn",)]
+        (options,), = conn.execute("SELECT options FROM runs").fetchall()
+    assert json.loads(options)["config"]["block"] == 2
+    assert json.loads(options)["config"]["of"] == 2
+    bad = runner.invoke(cli, ["run", "--config", str(grid), "--block", "3", "--dry-run"])
+    assert bad.exit_code != 0 and "has blocks 1 to 2, got '3'" in bad.output
+    alone = runner.invoke(cli, ["run", "--block", "1"])
+    assert alone.exit_code != 0 and "--block needs --config" in alone.output

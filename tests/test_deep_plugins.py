@@ -152,3 +152,25 @@ def test_early_stopping_keeps_the_best_epoch(data):
     val = [h["val_loss"] for h in det.history_]
     assert det.best_epoch_ == 1 + int(np.argmin(val))
     assert len(det.history_) == det.best_epoch_ + 2
+
+
+def test_trim_leaves_the_worst_reconstructed_rows_out_of_the_loss(data):
+    """Least trimmed squares: the training loss is the mean error of the best-fitting
+    (1 - trim) share of the batch; the score still covers every row."""
+    det = AutoEncoderDetector(n_models=2, trim=0.25, **FAST, random_state=0).fit(data)
+    X = torch.as_tensor(data, dtype=torch.float32)
+    model = det.model_.eval()
+    with torch.no_grad():
+        xs, rec = model(X)
+        err = ((rec - xs) ** 2).mean(dim=2)  # (n_models, rows)
+        keep = int(np.ceil(0.75 * len(data)))
+        expected = torch.sort(err, dim=1).values[:, :keep].mean()
+        assert torch.isclose(det._loss(model, X), expected)
+        assert det._loss(model, X) < err.mean()  # the far outlier is among the rows left out
+    assert np.argmax(det.decision_function(data)) == len(data) - 1
+
+
+@pytest.mark.parametrize("trim", [-0.1, 1.0])
+def test_trim_outside_0_1_is_refused(data, trim):
+    with pytest.raises(ValueError, match="trim"):
+        AutoEncoderDetector(trim=trim, **FAST).fit(data)
