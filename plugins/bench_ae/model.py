@@ -86,9 +86,9 @@ class AutoEncoderDetector(TorchDetector):
 
     How the defaults were chosen: ``epochs=25``, ``n_models=1`` and ``trim=0.2`` on rows were
     chosen by ``benchmarks/select_defaults.py`` (leave-datasets-out cross-validation over the
-    committed folds of ``benchmarks/folds.toml``, one setting for both protocols; the 18
-    candidates of ``benchmarks/defaults_grid.toml``, added in four rounds, settings slower than
-    half of PyOD AutoEncoder's median fit left out):
+    committed folds of ``benchmarks/folds.toml``, one setting for both protocols, over the
+    candidates of ``benchmarks/defaults_grid.toml``, added in rounds as the selection report
+    describes, settings slower than half of PyOD AutoEncoder's median fit left out):
     **out-of-fold** mean AUROC 0.812 unsupervised / 0.859 novelty (in-sample 0.823 / 0.861;
     results/defaults_selection.md). ``hidden_dropout=0.2``, the learning rate 1e-3 and Adam
     are the settings of PyOD's AutoEncoder (Zhao et al., JMLR 2019); the widths follow d
