@@ -206,15 +206,21 @@ class Det:
 '''
 
 
-@pytest.mark.parametrize("executor", ["serial", "process"])
-def test_imports_and_warm_up_are_outside_the_cells_timeout(tmp_path, executor):
-    """A 2 s import and a 1.5 s lazy import in fit, with --timeout 1: every cell is ok, in a
-    process that never holds a half-imported module, and the run exits cleanly."""
+def _slow_plugins(tmp_path, kernels: str):
+    """A --plugins-dir with the slow-importing plugin; ``kernels`` is the lazily imported module."""
     plugins = tmp_path / "plugs"
     (plugins / "lib" / "slowlib").mkdir(parents=True)
     (plugins / "slow.py").write_text(SLOW_PLUGIN)
     (plugins / "lib" / "slowlib" / "__init__.py").write_text(SLOW_LIB)
-    (plugins / "lib" / "slowlib" / "kernels.py").write_text("import time\ntime.sleep(1.5)\n")
+    (plugins / "lib" / "slowlib" / "kernels.py").write_text(kernels)
+    return plugins
+
+
+@pytest.mark.parametrize("executor", ["serial", "process"])
+def test_imports_and_warm_up_are_outside_the_cells_timeout(tmp_path, executor):
+    """A 2 s import and a 1.5 s lazy import in fit, with --timeout 1: every cell is ok, in a
+    process that never holds a half-imported module, and the run exits cleanly."""
+    plugins = _slow_plugins(tmp_path, kernels="import time\ntime.sleep(1.5)\n")
     store = tmp_path / "r.sqlite"
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--plugins-dir", str(plugins), "run", "-d", "slowimport",
@@ -230,11 +236,7 @@ def test_imports_and_warm_up_are_outside_the_cells_timeout(tmp_path, executor):
 def test_a_worker_that_imports_past_the_prepare_limit_is_replaced(tmp_path):
     """The driver gives imports and warm-up their own limit and kills (never interrupts) the
     worker that passes it: the cell fails with that reason and the run ends cleanly."""
-    plugins = tmp_path / "plugs"
-    (plugins / "lib" / "slowlib").mkdir(parents=True)
-    (plugins / "slow.py").write_text(SLOW_PLUGIN)
-    (plugins / "lib" / "slowlib" / "__init__.py").write_text(SLOW_LIB)
-    (plugins / "lib" / "slowlib" / "kernels.py").write_text("")
+    plugins = _slow_plugins(tmp_path, kernels="")
     store = tmp_path / "r.sqlite"
     env = {**os.environ, "BENCH_PREPARE_TIMEOUT": "1"}
     done = subprocess.run(
