@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -145,23 +146,8 @@ def test_the_table_after_bench_run_is_bench_leaderboard(tmp_path):
 
 # -- keys ----------------------------------------------------------------------------------------
 
-PLUGIN = '''
-import numpy as np
-from bench import hookimpl
-
-class Shift:
-    def __init__(self, power=1, random_state=None):
-        self.power, self.random_state = power, random_state
-    def fit(self, X, y=None):
-        self.mu_ = X.mean(0)
-        return self
-    def decision_function(self, X):
-        return (np.abs(X - self.mu_) ** self.power).sum(1)
-
-@hookimpl
-def register_detectors(registry):
-    registry.add("shift", Shift, family="test")
-'''
+#: the shared test plugin; its version stays "1.0" while its default changes
+PLUGIN = (Path(__file__).parent / "plugin_sources" / "shift.py").read_text()
 
 
 def _bench(*args, cwd=None):
