@@ -174,3 +174,38 @@ def test_trim_leaves_the_worst_reconstructed_rows_out_of_the_loss(data):
 def test_trim_outside_0_1_is_refused(data, trim):
     with pytest.raises(ValueError, match="trim"):
         AutoEncoderDetector(trim=trim, **FAST).fit(data)
+
+
+def test_batch_norm_scores_a_row_the_same_alone_or_in_a_batch(data):
+    """With batch normalisation (PyOD AutoEncoder's layers, on by default on rows) a row's score
+    uses the running statistics of training, not the other rows it is scored with."""
+    det = AutoEncoderDetector(**FAST, random_state=0).fit(data)
+    assert det.effective_params_["batch_norm"] is True
+    norms = [m for m in det.model_.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(norms) == 4  # after each hidden layer of the encoder and the decoder
+    together = det.decision_function(data)
+    alone = np.array([det.decision_function(data[i : i + 1])[0] for i in (0, 7, len(data) - 1)])
+    np.testing.assert_allclose(alone, together[[0, 7, len(data) - 1]], rtol=1e-5)
+    assert np.argmax(together) == len(data) - 1
+
+
+def test_lr_decay_falls_linearly_to_zero_over_the_planned_steps(data):
+    seen = []
+
+    class Recording(AutoEncoderDetector):
+        def _on_step(self, step):
+            super()._on_step(step)
+            seen.append(self._decaying[0].param_groups[0]["lr"])
+
+    det = Recording(lr=0.01, lr_decay=True, **FAST, random_state=0).fit(data)
+    n = det.planned_steps_
+    assert len(seen) == n > 1
+    np.testing.assert_allclose(seen, [0.01 * (1 - s / n) for s in range(1, n + 1)], atol=1e-12)
+    assert not any(isinstance(v, torch.optim.Optimizer) for v in vars(det).values())
+    assert det._decaying == []
+
+
+def test_batch_norm_is_refused_on_convolutional_autoencoders():
+    images = np.random.default_rng(0).random((40, 1, 8, 8))
+    with pytest.raises(ValueError, match="batch_norm"):
+        AutoEncoderDetector(batch_norm=True, arch="conv", **FAST).fit(images)

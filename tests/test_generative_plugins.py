@@ -258,7 +258,10 @@ def test_auto_parameters_resolve_by_architecture(digits):
     cases = [
         (FlowDetector, "epochs", 30, 10), (VAEDetector, "epochs", 100, 40),
         (AutoEncoderDetector, "epochs", 25, 12), (AutoEncoderDetector, "n_models", 1, 5),
-        (AutoEncoderDetector, "trim", 0.2, 0.0), (GANDetector, "max_steps", 1000, 200), (GANDetector, "n_snapshots", 10, 5),
+        (AutoEncoderDetector, "trim", 0.2, 0.0), (AutoEncoderDetector, "hidden", [64, 32], None),
+        (AutoEncoderDetector, "latent", 32, None), (AutoEncoderDetector, "batch_norm", True, False),
+        (AutoEncoderDetector, "lr", 3e-3, 1e-3), (AutoEncoderDetector, "lr_decay", True, False),
+        (GANDetector, "max_steps", 1000, 200), (GANDetector, "n_snapshots", 10, 5),
         (BiGANDetector, "disc", "ce", "fm"),
     ]
     for cls, name, on_rows, on_images in cases:

@@ -3,7 +3,7 @@
 from bench import hookimpl
 
 #: part of every cell's key: bumped when the plugin's code or defaults change its results
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 @hookimpl
@@ -14,8 +14,9 @@ def register_detectors(registry):
         family="reconstruction",
         tags=("torch", "images"),
         description=(
-            "Autoencoder (MLP, widths scale with the input) trained by least trimmed squares "
-            "(each step leaves out the worst-reconstructed trim=0.2 of its batch); score = "
+            "Autoencoder (MLP of PyOD AutoEncoder's widths with batch norm) trained by least "
+            "trimmed squares (each step leaves out the worst-reconstructed trim=0.2 of its "
+            "batch); score = "
             "per-row reconstruction error. Option denoising=<noise std>."
             " On images (n, C, H, W): convolutional autoencoders (arch=auto|mlp|conv)."
         ),
