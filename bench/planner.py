@@ -4,10 +4,11 @@ A cell's key covers everything its numbers depend on: the detector's name, its *
 parameters (every constructor parameter, defaults included, read from the built detector's
 ``get_params()`` or its signature), what implements it (:func:`implementation_hash`: the source
 files of the package that defines the detector, and of each package its class inherits from, with
-their distributions' versions), the dataset and its sha256, the protocol, the seed and
-``max_samples``. So a change of a detector's code or of a default, in any plugin, with or
-without a version bump, gives new keys: the cells run again, and the old ones stay in the store,
-superseded in the tables.
+their distributions' versions; of the core package ``bench``, only the module of the base class,
+so an edit to the CLI or the store keys nothing anew), the dataset and its sha256, the protocol,
+the seed and ``max_samples``. So a change of a detector's code or of a default, in any plugin,
+with or without a version bump, gives new keys: the cells run again, and the old ones stay in
+the store, superseded in the tables (``bench prune`` removes them).
 """
 
 from __future__ import annotations
@@ -113,6 +114,12 @@ def _module_part(module: ModuleType | None, obj: Any) -> str:
     top = name.split(".")[0]
     if top == "bench_local_plugins":  # a --plugins-dir file: that file alone
         return _package_hash(name, file)
+    if top == "bench":
+        # a base class of the core (bench.detector.BaseDetector): that module's source alone.
+        # The rest of the core (CLI, store, report) does not implement any detector, and a
+        # detector that subclasses the core's base must not be keyed differently from one that
+        # does not each time the core changes.
+        return hashlib.sha256(Path(file).read_bytes()).hexdigest()
     return _package_hash(top, file)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -186,6 +187,62 @@ def test_a_changed_default_in_a_plugin_reruns_its_cells_without_a_version_bump(t
                                   current[current["detector"] == "shift"]["params"]} == {3}
     text = _bench("leaderboard", "--store", str(store)).stdout
     assert "2 older cells" in text
+
+
+DETECTOR = '''
+import numpy as np
+from bench import BaseDetector
+
+class Mean(BaseDetector):
+    def fit(self, X, y=None):
+        self.mu_ = np.asarray(X).mean(0)
+        return self
+
+    def decision_function(self, X):
+        return np.abs(np.asarray(X) - self.mu_).sum(1)
+'''
+
+
+def test_a_change_to_the_core_outside_the_base_class_keeps_a_detectors_key(tmp_path):
+    """A detector subclassing bench.BaseDetector is keyed by its own package and by the module
+    of the core's base class; an edit to the CLI or the store must not make every such cell
+    run again (and classes that do not subclass it were never keyed by the core)."""
+    core = Path(bench.__file__).parent
+    copy = tmp_path / "src" / "bench"
+    shutil.copytree(core, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "src" / "meandet").mkdir()
+    (tmp_path / "src" / "meandet" / "__init__.py").write_text(DETECTOR)
+    src = str(tmp_path / "src")
+    probe = textwrap.dedent(f"""
+        import sys
+        # the copy, not the checkout an editable install points at
+        sys.meta_path[:] = [f for f in sys.meta_path
+                            if not type(f).__module__.startswith("__editable__")]
+        sys.path.insert(0, {src!r})
+        import bench, meandet
+        from bench.planner import implementation_hash
+        assert bench.__file__.startswith({src!r}), bench.__file__
+        print(implementation_hash(meandet.Mean))
+    """)
+
+    def key():
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                             env={"PYTHONPATH": str(tmp_path / "src"), "PATH": "/usr/bin:/bin"},
+                             timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    first = key()
+    with open(copy / "cli.py", "a") as handle:
+        handle.write("\n# an edit to the command line\n")
+    assert key() == first
+    with open(copy / "detector.py", "a") as handle:
+        handle.write("\n# an edit to the base class\n")
+    second = key()
+    assert second != first
+    with open(tmp_path / "src" / "meandet" / "__init__.py", "a") as handle:
+        handle.write("\n# an edit to the detector\n")
+    assert key() not in (first, second)
 
 
 def test_objects_key_every_parameter_and_their_implementation():
