@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from bench_torchkit import resolve_hidden, resolve_latent
 from bench_torchkit.conv import ConvDecoder, ConvEncoder, GlobalStandardize
-from bench_torchkit.layers import Standardize, ensemble_mlp
+from bench_torchkit.layers import EnsembleLinear, Standardize, ensemble_mlp
 from bench_torchkit.train import TorchDetector
 
 
@@ -33,8 +33,8 @@ def _with_batch_norm(net: torch.nn.Sequential, k: int) -> torch.nn.Sequential:
     out: list[torch.nn.Module] = []
     for i, layer in enumerate(layers):
         out.append(layer)
-        followed = i + 1 < len(layers) and not hasattr(layers[i + 1], "weight")
-        if hasattr(layer, "weight") and followed:
+        followed = i + 1 < len(layers) and not isinstance(layers[i + 1], EnsembleLinear)
+        if isinstance(layer, EnsembleLinear) and followed:
             out.append(_EnsembleBatchNorm(k, layer.weight.shape[-1]))
     return torch.nn.Sequential(*out)
 
@@ -227,12 +227,7 @@ class AutoEncoderDetector(TorchDetector):
         )
 
     def _make_optimizers(self, model: torch.nn.Module) -> list[torch.optim.Optimizer]:
-        lr = float(self._param("lr"))
-        optimizers = [
-            torch.optim.Adam(params, lr=lr, betas=self.adam_betas, weight_decay=decay,
-                             foreach=self.adam_foreach)
-            for params, decay in self._optimizer_groups(model)
-        ]
+        optimizers = super()._make_optimizers(model)
         self._decaying = optimizers if self._param("lr_decay") else []
         return optimizers
 

@@ -177,7 +177,8 @@ class TorchDetector(BaseDetector):
         Validate the detector's own parameters (raise ``ValueError``); called early in ``fit``,
         once ``arch_`` is known.
     ``_optimizer_groups(self, model) -> list[(parameters, weight_decay)]``
-        One Adam optimiser per group, all with ``lr`` and the class attribute ``adam_betas``.
+        One Adam optimiser per group, all with ``lr`` (read through ``_param``, so a subclass may
+        make it ``"auto"``) and the class attribute ``adam_betas``.
         Default: one group, the whole model with ``weight_decay``. A GAN returns one per network.
     ``_train_step(self, xb, optimizers) -> float | 0-d tensor``
         One update on batch ``xb`` (``self.model_`` is the network). The default does zero_grad /
@@ -338,7 +339,7 @@ class TorchDetector(BaseDetector):
     def _make_optimizers(self, model: torch.nn.Module) -> list[torch.optim.Optimizer]:
         return [
             torch.optim.Adam(
-                params, lr=self.lr, betas=self.adam_betas, weight_decay=decay,
+                params, lr=float(self._param("lr")), betas=self.adam_betas, weight_decay=decay,
                 foreach=self.adam_foreach,
             )
             for params, decay in self._optimizer_groups(model)
