@@ -655,6 +655,48 @@ def compare(a: str, b: str, store: str | None, metric: str, as_json: bool,
     _write(cmp.to_json(result) if as_json else cmp.to_text(result), output)
 
 
+@cli.command()
+@click.option("--store", default=DEFAULT_STORE, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--stale", is_flag=True,
+              help="Also remove the cells this installation would compute again (their "
+                   "detector's code, plugin version or a default changed, or the dataset's "
+                   "registered sha256): the tables show them until a rerun.")
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before removing.")
+def prune(store: str, stale: bool, dry_run: bool, yes: bool) -> None:
+    """Remove superseded cells (a later run planned their slot under another key), and with
+    --stale the cells no run would resume, then compact the file.
+
+    Lists what it removes per detector first. The cells of a detector not registered here are
+    not judged stale, and kept. Removed cells are gone from the file (their attempts and planned
+    rows too).
+    """
+    from bench import prune as pr
+
+    found = pr.find(store, stale=stale)
+    n = len(found.remove)
+    counts = found.remove["reason"].value_counts().to_dict() if n else {}
+    detail = ", ".join(f"{reason} {count:,}" for reason, count in sorted(counts.items()))
+    click.echo(f"{store}: {found.n_cells:,} cells; {n:,} to remove"
+               f"{f' ({detail})' if detail else ''}, {found.n_cells - n:,} kept.")
+    if n:
+        rows = found.summary().to_dict("records")
+        click.echo(_table(rows, ["detector", "reason", "why", "cells"]))
+    for what, why in found.unjudged.items():
+        click.echo(f"kept, not judged: {what}: {why}", err=True)
+    if dry_run or not n:
+        if dry_run and n:
+            click.echo("dry run: nothing removed.")
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("removing cells cannot be undone: give --yes (or --dry-run)")
+        click.confirm(f"Remove these {n:,} cells from {store}?", abort=True)
+    removed, before, after = pr.prune(found)
+    click.echo(f"removed {removed:,} cells with their attempts; {store}: "
+               f"{before / 1e6:.1f} MB -> {after / 1e6:.1f} MB")
+
+
 def _register_plugin_commands(group: click.Group, hook: Callable[..., Any]) -> None:
     try:
         hook(cli=group)

@@ -448,5 +448,36 @@ class Store:
         sql = "SELECT * FROM attempts" + (" WHERE key = ?" if key else "") + " ORDER BY rowid"
         return pd.read_sql_query(sql, self.conn, params=[key] if key else [])
 
+    def delete(self, keys: Iterable[str]) -> int:
+        """Remove the cells ``keys``, their attempts and their planned rows, in one transaction
+        (``bench prune``; the runs that computed them stay in ``runs``). Returns cells removed."""
+        keys = list(dict.fromkeys(keys))
+        removed = 0
+        self._write("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (key TEXT PRIMARY KEY)")
+            self.conn.execute("DELETE FROM doomed")
+            self.conn.executemany("INSERT INTO doomed (key) VALUES (?)", [(k,) for k in keys])
+            removed = self.conn.execute(
+                "DELETE FROM cells WHERE key IN (SELECT key FROM doomed)").rowcount
+            self.conn.execute("DELETE FROM attempts WHERE key IN (SELECT key FROM doomed)")
+            self.conn.execute("DELETE FROM planned WHERE key IN (SELECT key FROM doomed)")
+            self.conn.execute("DELETE FROM doomed")
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise BenchError(f"store {self.path}: {_os_message(exc)}; nothing was removed") from exc
+        except BaseException:
+            self._rollback()
+            raise
+        return int(removed)
+
+    def compact(self) -> None:
+        """Give the space of removed rows back to the file system (``VACUUM``, after the WAL is
+        checkpointed into the file)."""
+        self._write("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._write("VACUUM")
+        self._write("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def integrity(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
