@@ -199,3 +199,25 @@ def test_diagnose_reads_curves_and_scores_the_no_training_baseline(adbench_dir: 
         mu, sd_ = part.X_train.mean(0), np.maximum(part.X_train.std(0), 1e-2)
         expected.append(roc_auc_score(part.y_test, (((part.X_test - mu) / sd_) ** 2).mean(1)))
     assert f"| novelty | {np.mean(expected):.3f} (2 datasets) | ae[epochs=4] |" in text
+
+
+def test_every_committed_candidate_names_the_parameters_whose_default_is_auto() -> None:
+    """A candidate's label must mean one computation for good: a parameter whose default is
+    "auto" (resolved per input kind; what version bumps change) left out of a label means the
+    old default before a bump and the new one after, under the same name (gan 0.3.0 turned
+    ``gan[max_steps=200]`` from 5 discriminator snapshots into 10)."""
+    import tomllib
+
+    from bench.registry import parse_selector
+
+    with open(sd.DEFAULT_GRID, "rb") as fh:
+        grid = tomllib.load(fh)
+    registry = plugins.get_detectors()
+    for detector, entry in grid.items():
+        factory = registry.get(detector).resolve()
+        auto = set(getattr(factory, "auto_defaults", {}))
+        for label in entry["candidates"]:
+            name, params = parse_selector(label)
+            assert name == detector, label
+            missing = sorted(auto - set(params))
+            assert not missing, f"{label} leaves out {missing}, whose default is 'auto'"
