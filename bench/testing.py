@@ -53,6 +53,7 @@ This module imports numpy lazily and never imports torch.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import copy
 import io
@@ -546,6 +547,11 @@ def _worker_score(blob: bytes, X: Any) -> Any:
                 executor.shutdown(cancel_futures=True)
             executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
             _pool.update(executor=executor, dirs=dirs)
+            if not _pool.get("at_exit"):
+                # stopped before the interpreter tears down, not by the executor's weakref
+                # callback during teardown ("Exception ignored in ... weakref_cb")
+                atexit.register(shutdown_worker)
+                _pool["at_exit"] = True
         try:
             return executor.submit(_score_pickled, blob, X, dirs).result(timeout=WORKER_TIMEOUT)
         except BrokenProcessPool:
