@@ -12,9 +12,9 @@ store keeps every cell of every code version it has seen. Two kinds can go:
 
 Staleness is judged only on what this installation knows: a detector that is not registered
 here (a plugin not installed, a notebook object) is not judged, its cells are kept and it is
-named; a dataset without a registered sha256 (a user's file) is judged by its detector alone. Nothing is removed without
-being listed first (:func:`find`); :func:`prune` removes the cells, their attempts and their
-planned rows in one transaction, then compacts the file (``VACUUM``).
+named; a dataset without a registered sha256 (a user's file) is judged by its detector alone.
+Nothing is removed without being listed first (:func:`find`); :func:`prune` removes the cells,
+their attempts and their planned rows in one transaction, then compacts the file (``VACUUM``).
 """
 
 from __future__ import annotations
@@ -38,13 +38,11 @@ class Found:
     n_cells: int
     #: one row per cell to remove: key, detector, dataset, protocol, seed, status, reason, why
     remove: pd.DataFrame
-    #: detector labels and datasets of kept cells that this installation cannot judge, with why
+    #: detector labels of kept cells that this installation cannot judge, with why
     unjudged: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
         """Cells to remove per detector label and reason (with the reason's detail)."""
-        if self.remove.empty:
-            return self.remove.assign(cells=[])[["detector", "reason", "why", "cells"]]
         return (self.remove.groupby(["detector", "reason", "why"], sort=True).size()
                 .rename("cells").reset_index())
 
