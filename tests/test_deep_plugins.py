@@ -209,3 +209,18 @@ def test_batch_norm_is_refused_on_convolutional_autoencoders():
     images = np.random.default_rng(0).random((40, 1, 8, 8))
     with pytest.raises(ValueError, match="batch_norm"):
         AutoEncoderDetector(batch_norm=True, arch="conv", **FAST).fit(images)
+
+
+def test_max_batch_size_caps_the_automatic_batch_only():
+    rows = np.random.default_rng(0).random((2000, 4))
+    auto = AutoEncoderDetector(epochs=1, n_threads=1, random_state=0).fit(rows)
+    assert auto.batch_size_ == 256  # an eighth of 2000 rows, rounded up to a power of two
+    many = np.random.default_rng(1).random((5000, 4))  # 625 -> 1024 -> the default cap, 512
+    assert AutoEncoderDetector(epochs=1, n_threads=1).fit(many).batch_size_ == 512
+    capped = AutoEncoderDetector(max_batch_size=64, epochs=1, n_threads=1, random_state=0)
+    capped.fit(rows)
+    assert capped.batch_size_ == 64 and capped.n_steps_ == 2000 // 64
+    given = AutoEncoderDetector(batch_size=500, max_batch_size=64, epochs=1, n_threads=1)
+    assert given.fit(rows).batch_size_ == 500
+    with pytest.raises(ValueError, match="max_batch_size"):
+        AutoEncoderDetector(max_batch_size=0, epochs=1, n_threads=1).fit(rows)

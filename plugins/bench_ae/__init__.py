@@ -3,7 +3,7 @@
 from bench import hookimpl
 
 #: part of every cell's key: bumped when the plugin's code or defaults change its results
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 
 @hookimpl
